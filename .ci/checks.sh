@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs the named checks in order, stopping at the first failure, and ends with one line
+# "N passed, N failed". Usage: .ci/checks.sh [all|CHECK...]
+source "$(dirname "$0")/env.sh"
+
+ALL_CHECKS=(sanity units pvesim integration ansible-lint yamllint changelog molecule build
+            sanity-oldest integration-oldest)
+
+check_sanity() { (cd "$COLL" && ansible-test sanity --python 3.12 --color no --exclude simulator/); }
+check_units() { (cd "$COLL" && ansible-test units --local --python 3.12 --color no); }
+check_pvesim() { (cd "$ROOT/simulator" && python -m pytest -q -p no:cacheprovider tests); }
+check_integration() { (cd "$COLL" && ansible-test integration --local --python 3.12 --color no); }
+check_ansible-lint() { (cd "$COLL" && ansible-lint --offline -q); }
+check_yamllint() { (cd "$COLL" && yamllint -s .); }
+check_changelog() { (cd "$COLL" && antsibull-changelog lint); }
+check_molecule() { (cd "$COLL/extensions" && molecule test --all); }
+check_build() {
+  rm -rf "$WORK/dist" "$WORK/installed"
+  (cd "$COLL" && ansible-galaxy collection build --force --output-path "$WORK/dist") &&
+  ansible-galaxy collection install --force -p "$WORK/installed" "$WORK/dist/$NS-$NAME-"*.tar.gz &&
+  ANSIBLE_COLLECTIONS_PATH="$WORK/installed" ansible-doc "$NS.$NAME.qemu" >/dev/null
+}
+check_sanity-oldest() {
+  setup_oldest_venv
+  (cd "$COLL" && PATH="$OLD_VENV/bin:$PATH" ansible-test sanity --python 3.11 --color no --exclude simulator/)
+}
+check_integration-oldest() {
+  setup_oldest_venv
+  (cd "$COLL" && PATH="$OLD_VENV/bin:$PATH" ansible-test integration --local --python 3.11 --color no)
+}
+
+main() {
+  local checks=("$@") passed=0 failed=0 start name s
+  if [ ${#checks[@]} -eq 0 ] || [ "${checks[0]}" = all ]; then checks=("${ALL_CHECKS[@]}"); fi
+  start=$SECONDS
+  setup_venv
+  sync_collection
+  for name in "${checks[@]}"; do
+    s=$SECONDS
+    echo "::: ${name}"
+    if "check_${name}"; then
+      passed=$((passed + 1))
+      echo "::: ${name} passed in $((SECONDS - s))s"
+    else
+      failed=$((failed + 1))
+      echo "::: ${name} FAILED after $((SECONDS - s))s; stopping here (run 'make ${name}' to repeat it)" >&2
+      break
+    fi
+  done
+  echo "::: total $((SECONDS - start))s"
+  echo "${passed} passed, ${failed} failed"
+  [ "$failed" -eq 0 ]
+}
+
+main "$@"

@@ -1,0 +1,72 @@
+# shellcheck shell=bash
+# Shared set-up for the Makefile and .ci/run: virtual environments with the pinned toolchain,
+# the offline pip bootstrap for ansible-test, and a copy of the collection at
+# $WORK/ansible_collections/pve/cloud (ansible-test refuses to run anywhere else).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+NS=$(sed -n 's/^namespace: *//p' "$ROOT/galaxy.yml")
+NAME=$(sed -n 's/^name: *//p' "$ROOT/galaxy.yml")
+WORK=${WORK:-$ROOT/.work}
+COLL=$WORK/ansible_collections/$NS/$NAME
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+find_python() {
+  # pyenv shims for non-global versions exist but fail, so prefer the real binaries.
+  local ver=$1 c
+  for c in "$(pyenv root 2>/dev/null || echo /nonexistent)"/versions/"$ver".*/bin/python"$ver" \
+           "$(command -v "python$ver" || true)" /usr/bin/python"$ver" /usr/local/bin/python"$ver"; do
+    if [ -x "$c" ] && "$c" -c 'import sys' >/dev/null 2>&1; then echo "$c"; return 0; fi
+  done
+  echo "python$ver not found: install CPython $ver (pyenv install $ver, or apt-get install python$ver-venv)" >&2
+  return 1
+}
+
+# make_venv DIR PYVER REQUIREMENTS: (re)creates DIR when the requirements file changed.
+make_venv() {
+  local dir=$1 ver=$2 req=$3 stamp
+  stamp=$({ cat "$ROOT/$req" "$ROOT/simulator/pyproject.toml" 2>/dev/null || true; } | sha1sum | cut -c1-12)
+  if [ ! -f "$dir/.stamp-$stamp" ]; then
+    echo "::: creating $dir (Python $ver, $req)"
+    rm -rf "$dir"
+    "$(find_python "$ver")" -m venv "$dir"
+    "$dir/bin/pip" install -q --upgrade pip
+    (cd "$ROOT" && "$dir/bin/pip" install -q -r "$req")
+    touch "$dir/.stamp-$stamp"
+  fi
+}
+
+# seed_get_pip VENV: ansible-test downloads get-pip from an unreachable host; pre-seed its cache.
+seed_get_pip() {
+  local venv=$1 pipv
+  pipv=$("$venv/bin/python" - <<'PY'
+import pathlib, re, ansible_test
+src = (pathlib.Path(ansible_test.__file__).parent / '_internal' / 'python_requirements.py').read_text()
+print(re.search(r"pip='([0-9.]+)'", src).group(1))
+PY
+)
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp "$ROOT/.ci/ansible_test_get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pipv//./_}.py"
+}
+
+setup_venv() {
+  VENV=$WORK/venv
+  make_venv "$VENV" 3.12 requirements-dev.txt
+  seed_get_pip "$VENV"
+  export PATH="$VENV/bin:$PATH"
+}
+
+setup_oldest_venv() {
+  OLD_VENV=$WORK/venv-oldest
+  make_venv "$OLD_VENV" 3.11 requirements-oldest.txt
+  seed_get_pip "$OLD_VENV"
+}
+
+sync_collection() {
+  rm -rf "$COLL" && mkdir -p "$COLL"
+  if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    (cd "$ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$COLL"
+  else
+    (cd "$ROOT" && tar --exclude=./.work --exclude=./tests/output --exclude=./.ansible -cf - .) | tar -xf - -C "$COLL"
+  fi
+  export ANSIBLE_COLLECTIONS_PATH=$WORK
+}

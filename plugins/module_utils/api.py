@@ -1,0 +1,424 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pve.cloud developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The one Proxmox VE API client of pve.cloud.
+
+Every module and the inventory plugin talk to Proxmox through PVEClient: authentication (ticket or
+API token), TLS verification, bounded retries for reads, task waiting and error translation live
+here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+import traceback
+
+from ansible.module_utils.basic import env_fallback, missing_required_lib
+
+# proxmoxer's https backend calls sys.exit(1) at import time when requests is missing, so requests
+# is checked on its own first.
+REQUESTS_IMPORT_ERROR = None
+try:
+    import requests
+    HAS_REQUESTS = True
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+PROXMOXER_IMPORT_ERROR = None
+HAS_PROXMOXER = False
+if HAS_REQUESTS:
+    try:
+        from proxmoxer.backends.https import ProxmoxHTTPAuth, ProxmoxHTTPApiTokenAuth, ProxmoxHttpSession
+        from proxmoxer.core import AuthenticationError
+        HAS_PROXMOXER = True
+    except ImportError:
+        PROXMOXER_IMPORT_ERROR = traceback.format_exc()
+
+
+def api_argument_spec():
+    """The connection options shared by every module (documented in the pve.cloud.api fragment)."""
+    return dict(
+        api_host=dict(type='str', required=True, fallback=(env_fallback, ['PROXMOX_HOST'])),
+        api_port=dict(type='int', default=8006, fallback=(env_fallback, ['PROXMOX_PORT'])),
+        api_user=dict(type='str', fallback=(env_fallback, ['PROXMOX_USER'])),
+        api_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PROXMOX_PASSWORD'])),
+        api_otp=dict(type='str', no_log=True, fallback=(env_fallback, ['PROXMOX_OTP'])),
+        api_token_id=dict(type='str', no_log=False, fallback=(env_fallback, ['PROXMOX_TOKEN_ID'])),
+        api_token_secret=dict(type='str', no_log=True, fallback=(env_fallback, ['PROXMOX_TOKEN_SECRET'])),
+        validate_certs=dict(type='bool', default=True, fallback=(env_fallback, ['PROXMOX_VALIDATE_CERTS'])),
+        ca_path=dict(type='path', fallback=(env_fallback, ['PROXMOX_CA_PATH'])),
+        api_timeout=dict(type='int', default=30, fallback=(env_fallback, ['PROXMOX_API_TIMEOUT'])),
+    )
+
+
+API_OPTION_NAMES = tuple(api_argument_spec())
+
+# Statuses a proxy or a busy pveproxy returns while the cluster itself is fine (595/596: pveproxy
+# could not reach the node it proxies to).
+TRANSIENT_STATUSES = frozenset((502, 503, 504, 595, 596))
+# PVE's per-guest lock file wait ran out: another task held the guest for a moment.
+TRANSIENT_MESSAGE = re.compile(r"can't lock file '[^']*' - got timeout")
+PERMISSION_MESSAGE = re.compile(r'Permission check failed \((?P<path>[^,)]+), (?P<privs>[^)\n]+)')
+UPID_PATTERN = re.compile(r'^UPID:(?P<node>[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):[0-9A-Fa-f]{8}:[0-9A-Fa-f]{8,9}:'
+                          r'[0-9A-Fa-f]{8}:(?P<type>[^:\s/]+):(?P<id>[^:\s/]*):[^:\s/]+:$')
+REDACTED_KEYS = frozenset(('password', 'cipassword', 'api_password', 'api_token_secret', 'otp'))
+TASK_LOG_TAIL = 20
+
+
+class PVEError(Exception):
+    """Any failure talking to Proxmox: HTTP errors, auth, TLS, connection, failed or slow tasks.
+
+    kind is one of: config, auth, permission, tls, connection, http, task, timeout.
+    """
+
+    def __init__(self, message, kind='http', status=None, method=None, path=None, errors=None,
+                 pve_message=None, upid=None, task_log=None, maybe_applied=False):
+        super(PVEError, self).__init__(message)
+        self.message = message
+        self.kind = kind
+        self.status = status
+        self.method = method
+        self.path = path
+        self.errors = errors or {}
+        self.pve_message = pve_message
+        self.upid = upid
+        self.task_log = task_log or []
+        # a write whose answer never arrived: PVE may or may not have carried it out
+        self.maybe_applied = maybe_applied
+
+    def to_dict(self):
+        """The structured `failure` a module returns next to its msg."""
+        return dict(kind=self.kind, status=self.status, method=self.method, path=self.path, errors=self.errors,
+                    pve_message=self.pve_message, upid=self.upid, task_log=self.task_log)
+
+    def __str__(self):
+        return self.message
+
+
+class TaskResult(object):
+    """A finished task: its UPID, exit status, warnings and the tail of its log."""
+
+    def __init__(self, upid, exitstatus, warnings=None, log=None):
+        self.upid = upid
+        self.exitstatus = exitstatus
+        self.warnings = warnings or []
+        self.log = log or []
+
+
+def parse_upid(upid):
+    """Return node, task type and id of a UPID, or None when the value is not a UPID."""
+    if not isinstance(upid, str):
+        return None
+    match = UPID_PATTERN.match(upid)
+    if not match:
+        return None
+    return dict(node=match.group('node'), type=match.group('type'), id=match.group('id'))
+
+
+def redact(params):
+    return dict((k, '********' if k in REDACTED_KEYS else v) for k, v in (params or {}).items())
+
+
+def split_token_id(token_id, api_user):
+    """Accept both `tokenid` (with api_user) and `user@realm!tokenid`; return (user, tokenid)."""
+    if '!' in token_id:
+        user, _sep, name = token_id.partition('!')
+        if api_user and api_user != user:
+            raise PVEError("api_token_id '%s' belongs to user '%s' but api_user is '%s': drop api_user or make them agree"
+                           % (token_id, user, api_user), kind='config')
+        return user, name
+    if not api_user:
+        raise PVEError("api_token_id '%s' has no user: set api_user (for example root@pam) or pass the full id "
+                       "'user@realm!%s'" % (token_id, token_id), kind='config')
+    return api_user, token_id
+
+
+class PVEClient(object):
+    """A keep-alive session to one Proxmox VE API endpoint.
+
+    `log` (optional) is called with one line per HTTP call: method, path, status and duration.
+    """
+
+    read_attempts = 5
+    read_retry_budget = 60.0
+
+    def __init__(self, api_host, api_port=8006, api_user=None, api_password=None, api_otp=None, api_token_id=None,
+                 api_token_secret=None, validate_certs=True, ca_path=None, api_timeout=30, log=None, **_ignored):
+        if not HAS_REQUESTS:
+            raise PVEError(missing_required_lib('requests'), kind='config')
+        if not HAS_PROXMOXER:
+            raise PVEError(missing_required_lib('proxmoxer'), kind='config')
+        if not api_host:
+            raise PVEError('api_host is required: set it to the name or address of a cluster node (or PROXMOX_HOST)',
+                           kind='config')
+        host = api_host
+        if ':' in host and not host.startswith('['):
+            host = '[%s]' % host
+        self.base_url = 'https://%s:%s/api2/json' % (host, api_port or 8006)
+        self.verify = (ca_path or True) if validate_certs else False
+        self.timeout = api_timeout or 30
+        self._log = log
+        self.calls = []
+        self.session = None
+        self._auth = None
+
+        has_token = bool(api_token_id or api_token_secret)
+        if has_token and api_password:
+            raise PVEError('both api_password and api_token_id/api_token_secret are set: use one way to log in '
+                           '(API tokens are recommended for automation)', kind='config')
+        if has_token:
+            if not (api_token_id and api_token_secret):
+                missing = 'api_token_secret' if api_token_id else 'api_token_id'
+                raise PVEError('%s is missing: API token auth needs api_token_id and api_token_secret' % missing,
+                               kind='config')
+            self.user, self.token_name = split_token_id(api_token_id, api_user)
+            self.identity = "API token '%s!%s'" % (self.user, self.token_name)
+            self._credentials = dict(token_value=api_token_secret)
+        elif api_password:
+            if not api_user:
+                raise PVEError('api_user is required with api_password: set it to user@realm, for example root@pam',
+                               kind='config')
+            self.user, self.token_name = api_user, None
+            self.identity = "user '%s' (password)" % api_user
+            self._credentials = dict(password=api_password, otp=api_otp)
+        else:
+            raise PVEError('no credentials: set api_token_id and api_token_secret (PROXMOX_TOKEN_ID, '
+                           'PROXMOX_TOKEN_SECRET) or api_user and api_password (PROXMOX_USER, PROXMOX_PASSWORD)',
+                           kind='config')
+
+    @classmethod
+    def from_module(cls, module):
+        """Connect with the module's api_* options, failing the module with a clear message."""
+        log = None
+        if getattr(module, '_verbosity', 0) >= 3:
+            log = module.log
+        try:
+            return cls(log=log, **dict((k, module.params.get(k)) for k in API_OPTION_NAMES))
+        except PVEError as err:
+            module.fail_json(msg=err.message, failure=err.to_dict())
+
+    # -- connection -------------------------------------------------------------------------------
+
+    def _connect(self):
+        if self.session is not None:
+            return
+        common = dict(verify_ssl=self.verify, timeout=self.timeout)
+        if self.token_name:
+            self._auth = ProxmoxHTTPApiTokenAuth(self.user, self.token_name, self._credentials['token_value'], **common)
+        else:
+            started = time.monotonic()
+            try:
+                self._auth = ProxmoxHTTPAuth(self.user, self._credentials['password'], otp=self._credentials['otp'],
+                                             base_url=self.base_url, **common)
+            except AuthenticationError as err:
+                self._record('POST', '/access/ticket', 401, started)
+                raise PVEError('authentication failed for %s at %s: check api_user and api_password%s (%s)'
+                               % (self.identity, self.base_url, ' and api_otp' if self._credentials['otp'] else '', err),
+                               kind='auth', status=401, method='POST', path='/access/ticket')
+            except requests.exceptions.RequestException as err:
+                raise self._transport_error(err, 'POST', '/access/ticket')
+            self._record('POST', '/access/ticket', 200, started)
+        self.session = ProxmoxHttpSession()
+        self.session.auth = self._auth
+        self.session.headers['Accept'] = 'application/json'
+
+    def close(self):
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+    # -- calls ------------------------------------------------------------------------------------
+
+    def get(self, path, **params):
+        return self.request('GET', path, params)
+
+    def post(self, path, **params):
+        return self.request('POST', path, params)
+
+    def put(self, path, **params):
+        return self.request('PUT', path, params)
+
+    def delete(self, path, **params):
+        return self.request('DELETE', path, params)
+
+    def request(self, method, path, params=None, timeout=None):
+        """One API call; returns the `data` of PVE's answer or raises PVEError.
+
+        Reads are retried with back-off on connection errors, proxy errors and lock-file timeouts.
+        Writes are sent once: a write whose answer is lost raises PVEError(maybe_applied=True).
+        """
+        params = dict((k, _wire_value(v)) for k, v in (params or {}).items() if v is not None)
+        deadline = time.monotonic() + self.read_retry_budget
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._send(method, path, params, timeout)
+            except PVEError as err:
+                retry = method == 'GET' and err.kind in ('connection', 'http') and _is_transient(err)
+                if not retry or attempt >= self.read_attempts:
+                    raise
+                pause = min(4.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+                if time.monotonic() + pause > deadline:
+                    raise
+                time.sleep(pause)
+
+    def _send(self, method, path, params, timeout):
+        self._connect()
+        url = self.base_url + path
+        # verify goes with every request: set only on the session, REQUESTS_CA_BUNDLE would win over ca_path.
+        kwargs = dict(verify=self.verify, timeout=timeout or self.timeout)
+        if method in ('GET', 'DELETE'):
+            kwargs['params'] = params
+        else:
+            kwargs['data'] = params
+        started = time.monotonic()
+        try:
+            response = self.session.request(method, url, **kwargs)
+        except AuthenticationError as err:  # a ticket renewal failed
+            raise PVEError('authentication failed for %s: %s' % (self.identity, err), kind='auth', status=401,
+                           method=method, path=path)
+        except requests.exceptions.RequestException as err:
+            self._record(method, path, 'ERR', started)
+            raise self._transport_error(err, method, path)
+        self._record(method, path, response.status_code, started)
+        if response.status_code == 200:
+            try:
+                return response.json().get('data')
+            except ValueError:
+                raise PVEError('%s %s: the answer is not JSON (is %s a Proxmox VE API?)' % (method, path, self.base_url),
+                               kind='http', status=200, method=method, path=path)
+        raise self._http_error(response, method, path)
+
+    def _record(self, method, path, status, started):
+        duration = time.monotonic() - started
+        self.calls.append((method, path, status, round(duration, 4)))
+        if self._log:
+            self._log('pve.cloud: %s %s -> %s in %.3fs' % (method, path, status, duration))
+
+    def _transport_error(self, err, method, path):
+        text = str(err)
+        if isinstance(err, requests.exceptions.SSLError) or 'CERTIFICATE_VERIFY_FAILED' in text:
+            return PVEError("TLS certificate of %s could not be verified (%s): pass the cluster's CA certificate with "
+                            "ca_path (or PROXMOX_CA_PATH); validate_certs: false disables the check and is unsafe"
+                            % (self.base_url, _short(text)), kind='tls', method=method, path=path)
+        if isinstance(err, requests.exceptions.Timeout):
+            kind_text = 'no answer within %ss (api_timeout)' % self.timeout
+        else:
+            kind_text = 'could not connect'
+        return PVEError('%s %s: %s to %s: %s' % (method, path, kind_text, self.base_url, _short(text)),
+                        kind='connection', method=method, path=path, maybe_applied=method != 'GET')
+
+    def _http_error(self, response, method, path):
+        status = response.status_code
+        pve_message, errors = None, {}
+        try:
+            body = response.json()
+            if isinstance(body, dict):
+                pve_message = (body.get('message') or '').strip() or None
+                errors = body.get('errors') or {}
+        except ValueError:
+            body = None
+        # PVE puts the message in the reason phrase; bodies before libpve-http-server 5.2 lacked it.
+        pve_message = pve_message or (response.reason or '').strip() or 'HTTP %s' % status
+        where = '%s %s' % (method, path)
+        if status == 401:
+            what = 'api_token_id and api_token_secret' if self.token_name else 'api_user and api_password'
+            return PVEError('authentication failed for %s (%s: %s): check %s' % (self.identity, where, pve_message, what),
+                            kind='auth', status=status, method=method, path=path, pve_message=pve_message)
+        if status == 403:
+            match = PERMISSION_MESSAGE.search(pve_message)
+            if match:
+                hint = ('%s lacks privilege %s on %s: grant a role with it on that path (pveum acl modify %s ...)%s'
+                        % (self.identity, match.group('privs').strip(), match.group('path'), match.group('path'),
+                           '; a privilege-separated token needs its own ACL' if self.token_name else ''))
+            else:
+                hint = '%s is not allowed to do this' % self.identity
+            return PVEError('%s: %s (%s)' % (where, hint, pve_message), kind='permission', status=status, method=method,
+                            path=path, pve_message=pve_message, errors=errors)
+        message = '%s: %s %s' % (where, status, pve_message)
+        if errors:
+            message += ' ' + '; '.join('%s: %s' % (k, str(v).strip()) for k, v in sorted(errors.items()))
+        return PVEError(message, kind='http', status=status, method=method, path=path, pve_message=pve_message,
+                        errors=errors)
+
+    # -- tasks ------------------------------------------------------------------------------------
+
+    def wait_task(self, upid, timeout=300, what=None):
+        """Wait for a task on its own node; return a TaskResult or raise PVEError (kind task/timeout).
+
+        Polls with back-off from 0.1 s up to 2 s and fails at the first poll that shows a failed task.
+        """
+        info = parse_upid(upid)
+        if info is None:
+            raise PVEError('expected a task id (UPID) from Proxmox, got %r' % (upid,), kind='http')
+        status_path = '/nodes/%s/tasks/%s/status' % (info['node'], upid)
+        deadline = time.monotonic() + timeout
+        pause = 0.1
+        while True:
+            status = self.get(status_path)
+            if status.get('status') == 'stopped':
+                exitstatus = status.get('exitstatus') or ''
+                if exitstatus == 'OK':
+                    return TaskResult(upid, exitstatus)
+                log = self.task_log(upid)
+                if exitstatus.startswith('WARNINGS'):
+                    warnings = [line for line in log if 'WARN' in line and not line.startswith('TASK ')]
+                    return TaskResult(upid, exitstatus, warnings=warnings or [exitstatus], log=log)
+                raise PVEError('%s failed: %s (task %s; log: %s)' % (what or '%s task' % info['type'], exitstatus, upid,
+                                                                    ' | '.join(log[-5:])),
+                               kind='task', method='GET', path=status_path, pve_message=exitstatus, upid=upid,
+                               task_log=log)
+            now = time.monotonic()
+            if now >= deadline:
+                raise PVEError('%s still running after %ss (task %s on node %s); it was not stopped, look at it in the '
+                               'task log or raise the timeout' % (what or '%s task' % info['type'], timeout, upid,
+                                                                  info['node']),
+                               kind='timeout', upid=upid, path=status_path)
+            time.sleep(min(pause, max(0.0, deadline - now)))
+            pause = min(2.0, pause * 1.6)
+
+    def task_log(self, upid, tail=TASK_LOG_TAIL):
+        """The last `tail` lines of a task's log."""
+        node = parse_upid(upid)['node']
+        path = '/nodes/%s/tasks/%s/log' % (node, upid)
+        try:
+            lines = self.get(path, start=0, limit=500) or []
+        except PVEError:
+            return []
+        return [entry.get('t', '') for entry in lines][-tail:]
+
+    def run_task(self, method, path, params=None, timeout=300, what=None):
+        """Send a write that starts a task, then wait for it. Returns a TaskResult.
+
+        Calls that PVE answers synchronously (null) return a TaskResult without a UPID.
+        """
+        answer = self.request(method, path, params)
+        if parse_upid(answer) is None:
+            return TaskResult(None, 'OK')
+        return self.wait_task(answer, timeout=timeout, what=what or '%s %s' % (method, path))
+
+
+def _is_transient(err):
+    if err.kind == 'connection':
+        return True
+    if err.status in TRANSIENT_STATUSES:
+        return True
+    return err.status == 500 and bool(TRANSIENT_MESSAGE.search(err.pve_message or ''))
+
+
+def _wire_value(value):
+    # PVE rejects the strings "true"/"false" for booleans; it wants 0/1.
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _short(text, limit=300):
+    text = ' '.join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + '...'

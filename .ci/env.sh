@@ -7,6 +7,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NS=$(sed -n 's/^namespace: *//p' "$ROOT/galaxy.yml")
 NAME=$(sed -n 's/^name: *//p' "$ROOT/galaxy.yml")
 WORK=${WORK:-$ROOT/.work}
+# virtual environments may be shared by several WORK copies (parallel checks by different people)
+VENVS=${VENVS:-$ROOT/.work}
 COLL=$WORK/ansible_collections/$NS/$NAME
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 
@@ -49,14 +51,14 @@ PY
 }
 
 setup_venv() {
-  VENV=$WORK/venv
+  VENV=$VENVS/venv
   make_venv "$VENV" 3.12 requirements-dev.txt
   seed_get_pip "$VENV"
   export PATH="$VENV/bin:$PATH"
 }
 
 setup_oldest_venv() {
-  OLD_VENV=$WORK/venv-oldest
+  OLD_VENV=$VENVS/venv-oldest
   make_venv "$OLD_VENV" 3.11 requirements-oldest.txt
   seed_get_pip "$OLD_VENV"
 }

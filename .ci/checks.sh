@@ -30,20 +30,20 @@ check_integration-oldest() {
 }
 
 main() {
-  local checks=("$@") passed=0 failed=0 start name s
+  local checks=("$@") passed=0 failed=0 start check s
   if [ ${#checks[@]} -eq 0 ] || [ "${checks[0]}" = all ]; then checks=("${ALL_CHECKS[@]}"); fi
   start=$SECONDS
   setup_venv
   sync_collection
-  for name in "${checks[@]}"; do
+  for check in "${checks[@]}"; do
     s=$SECONDS
-    echo "::: ${name}"
-    if "check_${name}"; then
+    echo "::: ${check}"
+    if "check_${check}"; then
       passed=$((passed + 1))
-      echo "::: ${name} passed in $((SECONDS - s))s"
+      echo "::: ${check} passed in $((SECONDS - s))s"
     else
       failed=$((failed + 1))
-      echo "::: ${name} FAILED after $((SECONDS - s))s; stopping here (run 'make ${name}' to repeat it)" >&2
+      echo "::: ${check} FAILED after $((SECONDS - s))s; stopping here (run 'make ${check}' to repeat it)" >&2
       break
     fi
   done

@@ -23,16 +23,20 @@ find_python() {
   return 1
 }
 
-# make_venv DIR PYVER REQUIREMENTS: (re)creates DIR when the requirements file changed.
+# make_venv DIR PYVER REQUIREMENTS: creates DIR, and brings it up to date in place when the
+# requirements (or the simulator's pyproject) changed.
 make_venv() {
   local dir=$1 ver=$2 req=$3 stamp
   stamp=$({ cat "$ROOT/$req" "$ROOT/simulator/pyproject.toml" 2>/dev/null || true; } | sha1sum | cut -c1-12)
   if [ ! -f "$dir/.stamp-$stamp" ]; then
-    echo "::: creating $dir (Python $ver, $req)"
-    rm -rf "$dir"
-    "$(find_python "$ver")" -m venv "$dir"
-    "$dir/bin/pip" install -q --upgrade pip
+    if [ ! -x "$dir/bin/python" ]; then
+      echo "::: creating $dir (Python $ver, $req)"
+      "$(find_python "$ver")" -m venv "$dir"
+      "$dir/bin/pip" install -q --upgrade pip
+    fi
+    echo "::: installing $req into $dir"
     (cd "$ROOT" && "$dir/bin/pip" install -q -r "$req")
+    rm -f "$dir"/.stamp-*
     touch "$dir/.stamp-$stamp"
   fi
 }
@@ -50,7 +54,20 @@ PY
   cp "$ROOT/.ci/ansible_test_get_pip.py" "$HOME/.ansible/test/cache/get_pip_${pipv//./_}.py"
 }
 
+# ensure_system_tools: Debian packages the checks need (ansible-test skips shellcheck silently without it).
+ensure_system_tools() {
+  command -v shellcheck >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "::: installing shellcheck (apt-get)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck; } >/dev/null
+  else
+    echo "shellcheck is missing: install the Debian package shellcheck (sudo apt-get install shellcheck)" >&2
+    return 1
+  fi
+}
+
 setup_venv() {
+  ensure_system_tools
   VENV=$VENVS/venv
   make_venv "$VENV" 3.12 requirements-dev.txt
   seed_get_pip "$VENV"

@@ -370,8 +370,8 @@ class PVEClient(object):
                 if exitstatus.startswith('WARNINGS'):
                     warnings = [line for line in log if 'WARN' in line and not line.startswith('TASK ')]
                     return TaskResult(upid, exitstatus, warnings=warnings or [exitstatus], log=log)
-                raise PVEError('%s failed: %s (task %s; log: %s)' % (what or '%s task' % info['type'], exitstatus, upid,
-                                                                    ' | '.join(log[-5:])),
+                what = what or '%s task' % info['type']
+                raise PVEError('%s failed: %s (task %s; log: %s)' % (what, exitstatus, upid, ' | '.join(log[-5:])),
                                kind='task', method='GET', path=status_path, pve_message=exitstatus, upid=upid,
                                task_log=log)
             now = time.monotonic()

@@ -1,0 +1,884 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pve.cloud developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+name: proxmox
+short_description: Every VM and container of a Proxmox VE cluster as hosts, fast
+description:
+  - Makes every QEMU VM and LXC container of a Proxmox VE cluster an Ansible host, with facts and groups.
+  - The whole cluster is listed with B(one) call to C(/cluster/resources?type=vm), which already carries status, tags,
+    pool, template, lock, HA state and sizes. Per-guest calls (configuration, guest agent, container
+    interfaces) are made only when O(want_config) or O(want_addresses) ask for them, only for the guests that pass
+    the filters, and concurrently (O(concurrency)).
+  - The inventory source is a YAML file whose name ends in C(proxmox.yml) or C(proxmox.yaml).
+  - Every connection option also reads the E(PROXMOX_*) environment variable the pve.cloud modules read, so an AWX or
+    AAP inventory source needs no credentials in the file (AWX passes no extra vars to inventory syncs, only
+    environment variables from credentials).
+  - Facts, all under O(facts_prefix) (V(proxmox_) by default); C(vmid), C(name), C(node), C(type) (also as
+    C(vmtype), the name community.proxmox uses), C(status), C(tags) (a list, also as C(tags_parsed)), C(pool),
+    C(template) (bool), C(lock), C(hastate), C(cpus), C(maxmem) and C(maxdisk) (bytes). Values PVE does not report
+    for a guest (no pool, no lock, not HA-managed) are V(null).
+  - With O(want_config), every key of the guest's configuration as C(<prefix><key>); property strings whose every
+    part is C(key=value) become dictionaries (C(proxmox_net0.bridge), C(proxmox_ipconfig0.ip)) and disks keep the
+    volume under C(disk_image), as community.proxmox does. Configuration keys that repeat a fact above
+    (C(name), C(tags), C(template), C(lock)) do not replace it; C(digest) is left out.
+  - With O(want_addresses), C(ansible_host), the source it came from as C(<prefix>address_source), and the
+    interfaces that were read as C(<prefix>agent_interfaces) (QEMU guest agent) and C(<prefix>lxc_interfaces).
+  - Groups, all under O(group_prefix) (V(proxmox_) by default); C(all_qemu), C(all_lxc), C(all_running),
+    C(all_stopped) (one C(all_<status>) per status), C(all_templates) (only with O(include_templates)),
+    C(<node>) with children C(<node>_qemu) and C(<node>_lxc), C(pool_<pool>) and C(tag_<tag>). Names are lowercased
+    and every character other than a letter, digit or underscore becomes C(_) (C(pve-1) gives C(proxmox_pve_1_qemu),
+    the nested pool C(prod/web) gives C(proxmox_pool_prod_web)). Templates are only in C(all_templates) (and in the
+    groups of O(groups) and O(keyed_groups)), so that plays on the other groups never touch them.
+author:
+  - pve.cloud developers
+requirements:
+  - proxmoxer >= 2.0
+  - requests
+extends_documentation_fragment:
+  - constructed
+  - inventory_cache
+options:
+  plugin:
+    description: Marks the file as a source for this plugin.
+    required: true
+    choices: ['pve.cloud.proxmox']
+    type: str
+  api_host:
+    description:
+      - Name or address of a Proxmox VE node that serves the API (any node of the cluster).
+      - Either this or O(url) is required.
+    type: str
+    env:
+      - name: PROXMOX_HOST
+  api_port:
+    description: Port of the API.
+    type: int
+    default: 8006
+    env:
+      - name: PROXMOX_PORT
+  url:
+    description:
+      - The API address as a URL, C(https://pve1.example.com:8006), the option community.proxmox inventories use.
+        Host and port are taken from it; a URL without scheme means https, and C(/api2/json) at the end is accepted.
+      - Only https is supported (Proxmox VE serves its API over https only).
+      - When both O(url) and O(api_host) are set, the one set in the file wins over the one from the environment; when
+        both come from the same place, O(url) wins.
+    type: str
+    env:
+      - name: PROXMOX_URL
+  api_user:
+    description:
+      - User to log in as, C(user@realm), for example V(root@pam).
+      - Required with O(api_password), and with O(api_token_id) when the token id has no user part.
+    type: str
+    aliases: [user]
+    env:
+      - name: PROXMOX_USER
+  api_password:
+    description:
+      - Password of O(api_user). A ticket is requested with it (one extra API call).
+      - Use O(api_token_id) and O(api_token_secret) instead where you can.
+    type: str
+    aliases: [password]
+    env:
+      - name: PROXMOX_PASSWORD
+  api_token_id:
+    description:
+      - API token id, either the full C(user@realm!tokenid) or only C(tokenid) together with O(api_user).
+      - The token needs C(VM.Audit) on the guests (C(/vms) or C(/pool/<pool>)), and for O(want_addresses) also
+        C(VM.GuestAgent.Audit) (PVE 9) or C(VM.Monitor) (PVE 8). A privilege-separated token needs its own ACL.
+    type: str
+    aliases: [token_id]
+    env:
+      - name: PROXMOX_TOKEN_ID
+  api_token_secret:
+    description: Secret (UUID) of the API token O(api_token_id).
+    type: str
+    aliases: [token_secret]
+    env:
+      - name: PROXMOX_TOKEN_SECRET
+  validate_certs:
+    description:
+      - Verify the TLS certificate of the API. Keep it on; use O(ca_path) for a private CA.
+    type: bool
+    default: true
+    env:
+      - name: PROXMOX_VALIDATE_CERTS
+  ca_path:
+    description:
+      - PEM file with the CA certificate(s) that signed the API's certificate, for example a copy of the cluster's
+        C(/etc/pve/pve-root-ca.pem). Takes precedence over E(REQUESTS_CA_BUNDLE).
+    type: path
+    env:
+      - name: PROXMOX_CA_PATH
+  api_timeout:
+    description: Seconds to wait for the answer to one HTTP request.
+    type: int
+    default: 30
+    env:
+      - name: PROXMOX_API_TIMEOUT
+  want_config:
+    description:
+      - Read the configuration of every guest that passes the filters (one call per guest) and add its keys as facts.
+      - V(want_facts) is accepted as an alias for files written for community.proxmox (whose snapshots and extended
+        status are not read).
+    type: bool
+    default: false
+    aliases: [want_facts]
+  want_addresses:
+    description:
+      - Find an address for every guest and set C(ansible_host) to it, trying O(ansible_host_sources) in order.
+      - A guest for which no source gives an address gets no C(ansible_host); Ansible then connects to its inventory
+        name.
+      - O(compose) runs afterwards, so C(compose.ansible_host) still wins.
+    type: bool
+    default: false
+  ansible_host_sources:
+    description:
+      - Where O(want_addresses) looks for a guest's address, first answer wins.
+      - V(agent), the QEMU guest agent (C(agent/network-get-interfaces)), asked only for running VMs whose
+        configuration enables the agent; a VM whose agent does not answer falls through to the next source.
+      - V(ipconfig), the static C(ip)/C(ip6) of the VM's cloud-init C(ipconfigN) (V(dhcp) and V(auto) are skipped).
+      - V(lxc_net), the static C(ip)/C(ip6) of the container's C(netN).
+      - V(lxc_interfaces), the addresses a running container reports (C(/interfaces)).
+      - V(name), the guest name, for guests whose name resolves in DNS.
+      - From interfaces, the first address that is not loopback, link-local or unspecified is taken, IPv4 before
+        IPv6. Sources that need the guest configuration (V(agent), V(ipconfig), V(lxc_net)) read it once per guest.
+    type: list
+    elements: str
+    choices: [agent, ipconfig, lxc_net, lxc_interfaces, name]
+    default: [agent, ipconfig, lxc_net, lxc_interfaces, name]
+  concurrency:
+    description:
+      - How many per-guest API calls run at the same time. V(1) makes them one after another.
+    type: int
+    default: 8
+    aliases: [facts_concurrency]
+  hostname:
+    description:
+      - How hosts are named. V(name) (the guest name), V(vmid), or a Jinja2 template such as
+        V({{ name }}.{{ node }}.example.com).
+      - The template sees the fields of C(/cluster/resources) (C(name), C(vmid), C(node), C(type), C(status),
+        C(tags), C(pool), ...) and the facts.
+      - Two guests that end up with the same name are both kept; the one with the higher VMID is named
+        C(<name>_<vmid>) and a warning says so.
+    type: str
+    default: name
+  facts_prefix:
+    description: Prefix of the facts' names.
+    type: str
+    default: proxmox_
+  group_prefix:
+    description: Prefix of the groups' names.
+    type: str
+    default: proxmox_
+  nodes:
+    description:
+      - Only guests on these nodes. Each entry is a shell-style pattern (V(pve*)), or a regular expression after a
+        C(~) (V(~^pve[0-9]+$)), searched anywhere in the value unless anchored.
+      - This and the other list filters below run on the cluster listing, before any per-guest call.
+    type: list
+    elements: str
+    default: []
+  types:
+    description: Only guests of these types.
+    type: list
+    elements: str
+    choices: [qemu, lxc]
+    default: []
+  statuses:
+    description: Only guests in these states, for example V(running).
+    type: list
+    elements: str
+    default: []
+  pools:
+    description: Only guests in a pool matching one of these patterns (see O(nodes) for the pattern forms).
+    type: list
+    elements: str
+    default: []
+  tags:
+    description: Only guests with at least one tag matching one of these patterns.
+    type: list
+    elements: str
+    default: []
+  exclude_tags:
+    description: Leave out guests with a tag matching one of these patterns, for example V(no-ansible).
+    type: list
+    elements: str
+    default: []
+  names:
+    description: Only guests whose name matches one of these patterns.
+    type: list
+    elements: str
+    default: []
+  exclude_names:
+    description: Leave out guests whose name matches one of these patterns.
+    type: list
+    elements: str
+    default: []
+  include_templates:
+    description: Include templates (in the C(all_templates) group only). They are left out by default.
+    type: bool
+    default: false
+  filters:
+    description:
+      - Jinja2 conditions on the facts; a guest is kept only when all of them are true.
+      - They run after the per-guest calls, so they can use the facts of O(want_config). To avoid per-guest calls
+        for guests you do not want, filter with O(nodes), O(types), O(statuses), O(pools), O(tags), O(names) first.
+      - A condition that fails to evaluate keeps the guest and warns once, or fails the inventory with O(strict).
+    type: list
+    elements: str
+    default: []
+notes:
+  - 'API calls: without O(want_config) and O(want_addresses) the whole cluster costs one call (plus the ticket
+    request when logging in with a password). With both, at most 1 + (guests) + (running VMs with the agent
+    enabled) calls.'
+  - 'With O(cache), a second run within O(cache_timeout) makes no API call at all, and does not log in.
+    C(meta: refresh_inventory) and C(ansible-inventory --flush-cache) read the cluster again. The cached data is
+    only used when the options that decide what is read (address, user or token, filters, want_* options) are
+    unchanged.'
+  - Reads are retried with back-off on connection errors and HTTP 502/503/504/595; an unreachable API or refused
+    credentials fail the inventory with the URL and the cause.
+  - A guest whose configuration cannot be read (deleted during the run, no permission) is kept with the cluster
+    facts, a C(<prefix>facts_error) fact, and a warning.
+  - At C(-vvv) every API call (method, path, status, duration) is shown.
+seealso:
+  - name: Proxmox VE API, /cluster/resources
+    description: The one call that lists the cluster.
+    link: https://pve.proxmox.com/pve-docs/api-viewer/#/cluster/resources
+'''
+
+EXAMPLES = r'''
+# cloud.proxmox.yml: credentials from the environment only (PROXMOX_HOST, PROXMOX_TOKEN_ID,
+# PROXMOX_TOKEN_SECRET, PROXMOX_CA_PATH), one API call for the whole cluster.
+plugin: pve.cloud.proxmox
+
+---
+# An explicit address and an API token; the secret from the environment or Ansible Vault.
+plugin: pve.cloud.proxmox
+url: https://pve1.example.com:8006
+token_id: inventory@pve!ansible
+ca_path: /etc/ansible/pve-root-ca.pem
+
+---
+# Addresses: ansible_host from the guest agent, else the cloud-init or container IP, else the name.
+plugin: pve.cloud.proxmox
+want_addresses: true
+# only running production guests, without calling the API for the others
+statuses: [running]
+pools: [prod]
+exclude_tags: [no-ansible]
+
+---
+# Configuration facts, compose and keyed groups (existing community.proxmox keyed_groups keep working).
+plugin: pve.cloud.proxmox
+want_config: true
+compose:
+  # the first static cloud-init or container address; no agent call at all
+  ansible_host: (proxmox_ipconfig0.ip | default(proxmox_net0.ip | default(''))).split('/')[0] or omit
+  ansible_user: "'debian' if proxmox_type == 'qemu' else 'root'"
+keyed_groups:
+  - key: proxmox_tags
+    prefix: role
+  - key: proxmox_ostype
+    prefix: os
+    default_value: unknown
+groups:
+  webservers: "'web' in proxmox_tags"
+  big: proxmox_maxmem > 8 * 1024 ** 3
+filters:
+  - proxmox_onboot | default(0) | int == 1
+
+---
+# Hosts named by node and VMID, cached for an hour (a second run within the hour makes no API call).
+plugin: pve.cloud.proxmox
+hostname: "{{ node }}-{{ vmid }}"
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/pve-cloud-inventory
+cache_timeout: 3600
+
+---
+# AWX / AAP: commit a file like this one (for example inventories/cloud.proxmox.yml) to the project, create an
+# inventory source "Sourced from a Project" pointing at it, and attach a custom credential whose injector sets
+# the environment:
+#   env:
+#     PROXMOX_HOST: '{{ host }}'
+#     PROXMOX_TOKEN_ID: '{{ token_id }}'
+#     PROXMOX_TOKEN_SECRET: '{{ token_secret }}'
+# The execution environment needs the pve.cloud collection and the requests and proxmoxer Python libraries.
+plugin: pve.cloud.proxmox
+want_addresses: true
+concurrency: 16
+'''
+
+import fnmatch
+import hashlib
+import ipaddress
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.utils.display import Display
+
+from ansible_collections.pve.cloud.plugins.module_utils.api import PVEClient, PVEError
+
+try:
+    from requests.adapters import HTTPAdapter
+except ImportError:
+    HTTPAdapter = None
+
+try:
+    # ansible-core 2.19+ never templates data that was not marked as trusted: API data needs no wrapping.
+    from ansible.template import trust_as_template  # noqa: F401 pylint: disable=unused-import
+    wrap_var = None
+except ImportError:
+    # before 2.19 a string with {{ }} from a guest's description would be templated: mark API data unsafe.
+    from ansible.utils.unsafe_proxy import wrap_var
+
+display = Display()
+
+ADDRESS_SOURCES = ('agent', 'ipconfig', 'lxc_net', 'lxc_interfaces', 'name')
+CONFIG_SOURCES = frozenset(('agent', 'ipconfig', 'lxc_net'))
+# A broken connection or refused credentials make every further call fail the same way: stop at once.
+FATAL_KINDS = frozenset(('connection', 'auth', 'tls', 'config'))
+DISK_KEY = re.compile(r'^(?:(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$')
+TAG_SPLIT = re.compile(r'[;,\s]+')
+UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9_]')
+# The facts taken from /cluster/resources; configuration keys with these names do not replace them.
+RESOURCE_FACTS = ('vmid', 'name', 'node', 'type', 'vmtype', 'status', 'tags', 'tags_parsed', 'pool', 'template',
+                  'lock', 'hastate', 'cpus', 'maxmem', 'maxdisk')
+
+
+# -- pure helpers (unit tested) -------------------------------------------------------------------
+
+def sanitize_group_name(name):
+    """community.proxmox's rule: lowercase, every character but letters, digits and _ becomes _."""
+    return UNSAFE_GROUP_CHARS.sub('_', str(name).lower())
+
+
+def parse_tags(value):
+    """PVE joins tags with ';' (older versions and hand-edited configs also use ',' or spaces)."""
+    tags = []
+    for tag in TAG_SPLIT.split(value or ''):
+        if tag and tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+def match_any(value, patterns):
+    """True when value matches one of the patterns: shell-style globs, or regular expressions after '~'."""
+    if value is None:
+        return False
+    value = str(value)
+    for pattern in patterns:
+        if pattern.startswith('~'):
+            if re.search(pattern[1:], value):
+                return True
+        elif fnmatch.fnmatchcase(value, pattern):
+            return True
+    return False
+
+
+def parse_property_string(value):
+    """'ip=10.0.0.5/24,gw=10.0.0.1' -> dict; a leading part without '=' is kept under the key ''."""
+    result = {}
+    for part in str(value).split(','):
+        key, sep, val = part.partition('=')
+        if sep:
+            result[key.strip()] = val
+        elif part:
+            result[''] = part
+    return result
+
+
+def agent_enabled(config):
+    """The `agent` option: '1', 1, 'enabled=1,fstrim_cloned_disks=1', 'enabled=0' ..."""
+    value = (config or {}).get('agent')
+    if value is None:
+        return False
+    first = str(value).split(',')[0].strip()
+    if first.startswith('enabled='):
+        first = first[len('enabled='):]
+    return first.lower() in ('1', 'yes', 'on', 'true')
+
+
+def _usable(text):
+    """The ip_address of text if it can be used to reach the guest, else None."""
+    try:
+        address = ipaddress.ip_address(str(text).split('/')[0].split('%')[0].strip())
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
+        return None
+    return address
+
+
+def pick_address(candidates):
+    """The first usable address of the candidates, IPv4 before IPv6, as a string; None when there is none."""
+    usable = [a for a in (_usable(c) for c in candidates) if a is not None]
+    for version in (4, 6):
+        for address in usable:
+            if address.version == version:
+                return str(address)
+    return None
+
+
+def interface_addresses(interfaces):
+    """Every address of a list of interfaces, in order.
+
+    Reads both the QEMU agent's form (ip-address-type ipv4/ipv6) and the container form of
+    /lxc/{vmid}/interfaces (ip-address-type inet/inet6, plus plain inet/inet6 'a.b.c.d/nn' fields).
+    """
+    found = []
+    for iface in interfaces or []:
+        if not isinstance(iface, dict):
+            continue
+        for entry in iface.get('ip-addresses') or []:
+            if isinstance(entry, dict) and entry.get('ip-address'):
+                found.append(entry['ip-address'])
+        for key in ('inet', 'inet6'):
+            if iface.get(key):
+                found.append(iface[key])
+    return found
+
+
+def static_address(config, prefix):
+    """The static address of the first ipconfigN (prefix 'ipconfig') or netN (prefix 'net') that has one."""
+    keys = sorted((k for k in (config or {}) if re.match(r'^%s\d+$' % prefix, k)), key=lambda k: int(k[len(prefix):]))
+    v4, v6 = [], []
+    for key in keys:
+        props = parse_property_string(config[key])
+        if props.get('ip') and props['ip'] not in ('dhcp', 'manual'):
+            v4.append(props['ip'])
+        if props.get('ip6') and props['ip6'] not in ('dhcp', 'auto', 'manual'):
+            v6.append(props['ip6'])
+    return pick_address(v4 + v6)
+
+
+def agent_interfaces(answer):
+    """The agent's network-get-interfaces answer in community.proxmox's fact form, or None for an agent error."""
+    result = answer.get('result') if isinstance(answer, dict) else answer
+    if not isinstance(result, list):
+        return None
+    return [dict(name=iface.get('name'), **{
+        'mac-address': iface.get('hardware-address', ''),
+        'ip-addresses': ['%s/%s' % (ip.get('ip-address'), ip.get('prefix')) for ip in iface.get('ip-addresses') or []
+                         if isinstance(ip, dict)],
+    }) for iface in result if isinstance(iface, dict)]
+
+
+def config_value(key, value):
+    """A configuration value as a fact: property strings of key=value parts become dicts."""
+    if key == 'lxc' and isinstance(value, list):
+        # raw lxc.* lines come as [key, value] pairs
+        return dict((str(k)[4:] if str(k).startswith('lxc.') else k, v) for k, v in value)
+    if not isinstance(value, str) or key == 'description':
+        return value
+    if DISK_KEY.match(key):
+        props = parse_property_string(value)
+        if '' in props:
+            props['disk_image'] = props.pop('')
+        return props
+    parts = value.split(',')
+    if all('=' in part for part in parts):
+        return dict(part.split('=', 1) for part in parts)
+    return value
+
+
+def resource_facts(resource):
+    """The facts one /cluster/resources entry gives, without prefix."""
+    tags = parse_tags(resource.get('tags'))
+    return dict(
+        vmid=int(resource['vmid']),
+        name=resource.get('name'),
+        node=resource.get('node'),
+        type=resource.get('type'),
+        vmtype=resource.get('type'),
+        status=resource.get('status'),
+        tags=tags,
+        tags_parsed=list(tags),
+        pool=resource.get('pool') or None,
+        template=bool(int(resource.get('template') or 0)),
+        lock=resource.get('lock') or None,
+        hastate=resource.get('hastate') or None,
+        cpus=resource.get('maxcpu'),
+        maxmem=resource.get('maxmem'),
+        maxdisk=resource.get('maxdisk'),
+    )
+
+
+def split_url(url):
+    """(host, port) of an https URL such as https://pve1:8006 or pve1:8006/api2/json."""
+    text = url.strip()
+    if '://' not in text:
+        text = 'https://' + text
+    parts = urlsplit(text)
+    if parts.scheme.lower() != 'https':
+        raise AnsibleParserError("url '%s': Proxmox VE serves its API over https only; use https://%s"
+                                 % (url, text.split('://', 1)[1]))
+    if parts.path.rstrip('/') not in ('', '/api2/json'):
+        raise AnsibleParserError("url '%s': expected https://HOST[:PORT], not a path (%s)" % (url, parts.path))
+    try:
+        port = parts.port
+    except ValueError as err:
+        raise AnsibleParserError("url '%s': %s" % (url, err))
+    if not parts.hostname:
+        raise AnsibleParserError("url '%s' has no host name" % url)
+    return parts.hostname, port
+
+
+def _origin_rank(origin):
+    origin = str(origin or '').lower()
+    if origin.startswith('env'):
+        return 1
+    if origin in ('default', ''):
+        return 0
+    return 2  # the file (or a variable)
+
+
+# -- the plugin -----------------------------------------------------------------------------------
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+
+    NAME = 'pve.cloud.proxmox'
+
+    def verify_file(self, path):
+        if not super(InventoryModule, self).verify_file(path):
+            return False
+        if path.endswith(('proxmox.yml', 'proxmox.yaml')):
+            return True
+        self.display.vvv('pve.cloud.proxmox: skipping %s, the file name does not end in proxmox.yml or proxmox.yaml'
+                         % path)
+        return False
+
+    def parse(self, inventory, loader, path, cache=True):
+        super(InventoryModule, self).parse(inventory, loader, path)
+        self._read_config_data(path)
+        self._setup()
+
+        cache_key = self.get_cache_key(path)
+        use_cache = self.get_option('cache') and cache
+        update_cache = self.get_option('cache') and not cache
+        data = None
+        if use_cache:
+            try:
+                cached = self._cache[cache_key]
+            except KeyError:
+                cached = None
+            if isinstance(cached, dict) and cached.get('fingerprint') == self._fingerprint:
+                data = cached
+            else:
+                update_cache = True
+        if data is None:
+            data = self._read_cluster()
+        if update_cache:
+            self._cache[cache_key] = data
+        self._populate(data)
+
+    # -- options ----------------------------------------------------------------------------------
+
+    def _text_option(self, name):
+        value = self.get_option(name)
+        if isinstance(value, str) and self.templar.is_template(value):
+            value = self.templar.template(value)
+        return None if value is None else str(value)
+
+    def _setup(self):
+        host, port = self._text_option('api_host'), self.get_option('api_port')
+        url = self._text_option('url')
+        if url:
+            url_rank = _origin_rank(self.get_option_and_origin('url')[1])
+            host_rank = _origin_rank(self.get_option_and_origin('api_host')[1]) if host else -1
+            if url_rank >= host_rank:
+                host, url_port = split_url(url)
+                port = url_port or port
+        if not host:
+            raise AnsibleParserError('pve.cloud.proxmox: no API address: set api_host or url in the inventory file, '
+                                     'or PROXMOX_HOST (or PROXMOX_URL) in the environment')
+        self._connection = dict(
+            api_host=host, api_port=port, api_user=self._text_option('api_user'),
+            api_password=self._text_option('api_password'), api_token_id=self._text_option('api_token_id'),
+            api_token_secret=self._text_option('api_token_secret'), validate_certs=self.get_option('validate_certs'),
+            ca_path=self.get_option('ca_path'), api_timeout=self.get_option('api_timeout'))
+
+        self._prefix = self.get_option('facts_prefix') or ''
+        self._group_prefix = self.get_option('group_prefix') or ''
+        self._want_config = self.get_option('want_config')
+        self._want_addresses = self.get_option('want_addresses')
+        self._sources = self.get_option('ansible_host_sources') or []
+        self._needs_config = self._want_config or (self._want_addresses and bool(CONFIG_SOURCES & set(self._sources)))
+        self._concurrency = self.get_option('concurrency')
+        if self._concurrency < 1:
+            raise AnsibleParserError('pve.cloud.proxmox: concurrency must be 1 or more, got %s' % self._concurrency)
+        self._strict = self.get_option('strict')
+        # What was read depends on these; cached data read with other values is not used.
+        read_options = dict(host=host, port=port, user=self._connection['api_user'],
+                            token=self._connection['api_token_id'], config=self._needs_config,
+                            addresses=self._want_addresses, sources=self._sources if self._want_addresses else [],
+                            filters=[self.get_option(name) for name in self._filter_options()])
+        self._fingerprint = hashlib.sha256(json.dumps(read_options, sort_keys=True, default=str).encode()).hexdigest()
+
+    @staticmethod
+    def _filter_options():
+        return ('nodes', 'types', 'statuses', 'pools', 'tags', 'exclude_tags', 'names', 'exclude_names',
+                'include_templates')
+
+    # -- reading the cluster ----------------------------------------------------------------------
+
+    def _client(self):
+        try:
+            return PVEClient(log=display.vvv, **self._connection)
+        except PVEError as err:
+            raise AnsibleParserError('pve.cloud.proxmox: %s' % err.message)
+
+    def _fail(self, client, err):
+        where = client.base_url
+        message = err.message if where in err.message else '%s (API at %s)' % (err.message, where)
+        raise AnsibleParserError('pve.cloud.proxmox: cannot read the cluster: %s' % message)
+
+    def _read_cluster(self):
+        client = self._client()
+        try:
+            try:
+                resources = client.get('/cluster/resources', type='vm') or []
+            except PVEError as err:
+                self._fail(client, err)
+            guests = sorted((r for r in resources if r.get('type') in ('qemu', 'lxc') and r.get('vmid') is not None),
+                            key=lambda r: int(r['vmid']))
+            guests = [g for g in guests if self._wanted(g)]
+            details = {}
+            if guests and (self._needs_config or self._want_addresses):
+                details = self._read_details(client, guests)
+        finally:
+            client.close()
+        return dict(fingerprint=self._fingerprint, guests=guests, details=details)
+
+    def _wanted(self, guest):
+        """The list filters, on the /cluster/resources entry only (no API call)."""
+        if bool(int(guest.get('template') or 0)) and not self.get_option('include_templates'):
+            return False
+        types, statuses = self.get_option('types'), self.get_option('statuses')
+        if types and guest.get('type') not in types:
+            return False
+        if statuses and guest.get('status') not in statuses:
+            return False
+        if self.get_option('nodes') and not match_any(guest.get('node'), self.get_option('nodes')):
+            return False
+        if self.get_option('pools') and not match_any(guest.get('pool'), self.get_option('pools')):
+            return False
+        tags = parse_tags(guest.get('tags'))
+        if self.get_option('tags') and not any(match_any(t, self.get_option('tags')) for t in tags):
+            return False
+        if any(match_any(t, self.get_option('exclude_tags')) for t in tags):
+            return False
+        if self.get_option('names') and not match_any(guest.get('name'), self.get_option('names')):
+            return False
+        if match_any(guest.get('name'), self.get_option('exclude_names')):
+            return False
+        return True
+
+    def _read_details(self, client, guests):
+        if HTTPAdapter is not None and client.session is not None and self._concurrency > 10:
+            # requests keeps 10 connections per host by default; more workers would open and drop extra ones.
+            client.session.mount('https://', HTTPAdapter(pool_connections=1, pool_maxsize=self._concurrency))
+        if self._concurrency == 1:
+            results = [self._guest_details(client, g) for g in guests]
+        else:
+            # The client's session is shared: it was opened (and logged in) by the listing call above.
+            with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+                futures = [pool.submit(self._guest_details, client, g) for g in guests]
+                try:
+                    results = [f.result() for f in futures]
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+        return dict(('%s/%s' % (g['type'], g['vmid']), r) for g, r in zip(guests, results))
+
+    def _guest_details(self, client, guest):
+        """Configuration and address of one guest; per-guest API errors are kept, not raised."""
+        base = '/nodes/%s/%s/%s' % (guest['node'], guest['type'], guest['vmid'])
+        details = {}
+        config = {}
+        try:
+            if self._needs_config:
+                config = client.get(base + '/config') or {}
+                details['config'] = config
+            if self._want_addresses:
+                self._resolve_address(client, guest, base, config, details)
+        except PVEError as err:
+            if err.kind in FATAL_KINDS:
+                self._fail(client, err)
+            details['error'] = err.message
+        return details
+
+    def _resolve_address(self, client, guest, base, config, details):
+        running = guest.get('status') == 'running'
+        for source in self._sources:
+            address = None
+            if source == 'agent' and guest['type'] == 'qemu' and running and agent_enabled(config):
+                interfaces = self._optional_get(client, base + '/agent/network-get-interfaces', details)
+                interfaces = agent_interfaces(interfaces) if interfaces is not None else None
+                if interfaces is not None:
+                    details['agent_interfaces'] = interfaces
+                    address = pick_address(a for i in interfaces for a in i['ip-addresses'])
+            elif source == 'ipconfig' and guest['type'] == 'qemu':
+                address = static_address(config, 'ipconfig')
+            elif source == 'lxc_net' and guest['type'] == 'lxc':
+                address = static_address(config, 'net')
+            elif source == 'lxc_interfaces' and guest['type'] == 'lxc' and running:
+                interfaces = self._optional_get(client, base + '/interfaces', details)
+                if isinstance(interfaces, list):
+                    details['lxc_interfaces'] = [dict((k, i.get(k)) for k in ('name', 'hwaddr', 'inet', 'inet6')
+                                                      if i.get(k) is not None) for i in interfaces]
+                    address = pick_address(interface_addresses(interfaces))
+            elif source == 'name':
+                address = guest.get('name')
+            if address:
+                details['address'] = address
+                details['address_source'] = source
+                return
+
+    def _optional_get(self, client, path, details):
+        """A call that may fail for one guest (agent not running, no permission): the next source is tried."""
+        try:
+            return client.get(path)
+        except PVEError as err:
+            if err.kind in FATAL_KINDS:
+                raise
+            display.vvv('pve.cloud.proxmox: %s: %s' % (path, err.message))
+            details.setdefault('address_errors', []).append(err.message)
+            return None
+
+    # -- building the inventory -------------------------------------------------------------------
+
+    def _fact(self, name):
+        return '%s%s' % (self._prefix, re.sub(r'[^A-Za-z0-9_]', '_', name.lower()))
+
+    def _group(self, name):
+        return sanitize_group_name('%s%s' % (self._group_prefix, name))
+
+    def _populate(self, data):
+        base_groups = ['all_qemu', 'all_lxc', 'all_running', 'all_stopped']
+        if self.get_option('include_templates'):
+            base_groups.append('all_templates')
+        for name in base_groups:
+            self.inventory.add_group(self._group(name))
+
+        details = data.get('details') or {}
+        used = {}
+        warned = set()
+        for guest in data.get('guests') or []:
+            info = details.get('%s/%s' % (guest['type'], guest['vmid'])) or {}
+            facts, hostvars = self._host_vars(guest, info)
+            if not self._passes_filters(guest, facts, warned):
+                continue
+            name = self._host_name(guest, facts, used)
+            if name is None:
+                continue
+            if info.get('error'):
+                display.warning('pve.cloud.proxmox: %s (%s %s): only cluster facts: %s'
+                                % (name, guest['type'], guest['vmid'], info['error']))
+            self._add_host(name, guest, hostvars)
+
+    def _host_vars(self, guest, info):
+        facts = dict((self._fact(k), v) for k, v in resource_facts(guest).items())
+        if self._want_config and info.get('config'):
+            taken = set(facts)
+            for key, value in info['config'].items():
+                fact = self._fact(key)
+                if key != 'digest' and fact not in taken:
+                    facts[fact] = config_value(key, value)
+        if info.get('error'):
+            facts[self._fact('facts_error')] = info['error']
+        hostvars = dict(facts)
+        if self._want_addresses:
+            for key in ('agent_interfaces', 'lxc_interfaces', 'address_source'):
+                if key in info:
+                    hostvars[self._fact(key)] = info[key]
+            if info.get('address'):
+                hostvars['ansible_host'] = info['address']
+        return facts, hostvars
+
+    def _passes_filters(self, guest, facts, warned):
+        for condition in self.get_option('filters'):
+            try:
+                if not self._compose(condition, facts):
+                    return False
+            except Exception as err:  # pylint: disable=broad-except
+                message = 'pve.cloud.proxmox: filter %r failed for %s: %s' % (condition, guest.get('name'), err)
+                if self._strict:
+                    raise AnsibleParserError(message)
+                if condition not in warned:
+                    warned.add(condition)
+                    display.warning(message + ' (the guest is kept; further failures of this filter are not shown)')
+        return True
+
+    def _host_name(self, guest, facts, used):
+        how = self.get_option('hostname') or 'name'
+        if how == 'name':
+            name = guest.get('name') or str(guest['vmid'])
+        elif how == 'vmid':
+            name = str(guest['vmid'])
+        else:
+            variables = dict(guest)
+            variables.update(facts)
+            variables['tags'] = facts[self._fact('tags')]
+            try:
+                self.templar.available_variables = variables
+                name = self.templar.template(how)
+            except Exception as err:  # pylint: disable=broad-except
+                message = 'pve.cloud.proxmox: hostname template failed for %s %s: %s' % (
+                    guest['type'], guest['vmid'], err)
+                if self._strict:
+                    raise AnsibleParserError(message)
+                display.warning(message + '; the guest name is used')
+                name = guest.get('name') or str(guest['vmid'])
+            name = str(name).strip()
+            if not name:
+                display.warning('pve.cloud.proxmox: hostname template gave an empty name for %s %s; left out'
+                                % (guest['type'], guest['vmid']))
+                return None
+        if name in used:
+            other = used[name]
+            renamed = '%s_%s' % (name, guest['vmid'])
+            display.warning('pve.cloud.proxmox: %s %s and %s %s are both named %s; the second is %s'
+                            % (other['type'], other['vmid'], guest['type'], guest['vmid'], name, renamed))
+            name = renamed
+        used[name] = guest
+        return name
+
+    def _add_host(self, name, guest, hostvars):
+        inventory = self.inventory
+        inventory.add_host(name)
+        for key, value in hostvars.items():
+            inventory.set_variable(name, key, wrap_var(value) if wrap_var else value)
+
+        if bool(int(guest.get('template') or 0)):
+            inventory.add_child(self._group('all_templates'), name)
+        else:
+            gtype, node = guest['type'], guest.get('node')
+            inventory.add_child(self._group('all_%s' % gtype), name)
+            inventory.add_child(inventory.add_group(self._group('all_%s' % guest.get('status'))), name)
+            node_group = inventory.add_group(self._group(node))
+            typed_group = inventory.add_group(self._group('%s_%s' % (node, gtype)))
+            inventory.add_child(node_group, typed_group)
+            inventory.add_child(typed_group, name)
+            if guest.get('pool'):
+                inventory.add_child(inventory.add_group(self._group('pool_%s' % guest['pool'])), name)
+            for tag in hostvars[self._fact('tags')]:
+                inventory.add_child(inventory.add_group(self._group('tag_%s' % tag)), name)
+
+        variables = inventory.get_host(name).get_vars()
+        self._set_composite_vars(self.get_option('compose'), variables, name, strict=self._strict)
+        self._add_host_to_composed_groups(self.get_option('groups'), variables, name, strict=self._strict)
+        self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, name, strict=self._strict)

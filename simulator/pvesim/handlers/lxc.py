@@ -1,0 +1,113 @@
+"""/nodes/{node}/lxc: containers."""
+
+from ..model.errors import PVEError, param_error
+from . import route
+from .qemu import check_create_perms, guest_list, snapshot_config_get, snapshot_config_put, update_config
+
+BASE = "/nodes/{node}/lxc"
+
+
+@route("GET", BASE)
+def lxc_list(ctx):
+    return guest_list(ctx, "lxc")
+
+
+@route("POST", BASE)
+def lxc_create(ctx):
+    check_create_perms(ctx, "lxc")
+    if ctx.params.get("restore"):
+        raise PVEError("pvesim: restore is not simulated", 501)
+    return ctx.cluster.create_guest("lxc", ctx.params["node"], ctx.params, ctx.authid).upid
+
+
+@route("DELETE", BASE + "/{vmid}")
+def lxc_destroy(ctx):
+    return ctx.cluster.destroy(ctx.guest("lxc"), ctx.with_root(), ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/config")
+def lxc_config(ctx):
+    return ctx.cluster.config_view(ctx.guest("lxc"), ctx.params.get("current"), ctx.params.get("snapshot"))
+
+
+@route("PUT", BASE + "/{vmid}/config")
+def lxc_config_put(ctx):
+    return update_config(ctx, "lxc", False)
+
+
+@route("GET", BASE + "/{vmid}/pending")
+def lxc_pending(ctx):
+    return ctx.cluster.pending_view(ctx.guest("lxc"))
+
+
+@route("GET", BASE + "/{vmid}/status/current")
+def lxc_status(ctx):
+    return ctx.cluster.status_view(ctx.guest("lxc"))
+
+
+def _power(action):
+    def fn(ctx):
+        g = ctx.guest("lxc")
+        if ctx.params.get("skiplock") and not ctx.is_root:
+            raise param_error({"skiplock": "Only root may use this option."})
+        return ctx.cluster.power(g, action, ctx.params, ctx.authid).upid
+    return fn
+
+
+for _a in ("start", "stop", "shutdown", "reboot", "suspend", "resume"):
+    route("POST", BASE + "/{vmid}/status/" + _a)(_power(_a))
+
+
+@route("POST", BASE + "/{vmid}/clone")
+def lxc_clone(ctx):
+    p = ctx.params
+    if p.get("pool"):
+        ctx.check("/pool/" + p["pool"], ["VM.Allocate"])
+    else:
+        ctx.check("/vms/%s" % p["newid"], ["VM.Allocate"])
+    return ctx.cluster.clone(ctx.guest("lxc"), p, ctx.authid).upid
+
+
+@route("POST", BASE + "/{vmid}/template")
+def lxc_template(ctx):
+    ctx.cluster.make_template(ctx.guest("lxc"), ctx.params, ctx.authid)
+    return None
+
+
+@route("PUT", BASE + "/{vmid}/resize")
+def lxc_resize(ctx):
+    return ctx.cluster.resize(ctx.guest("lxc"), ctx.with_root(), ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/snapshot")
+def lxc_snapshots(ctx):
+    return ctx.cluster.snapshot_list(ctx.guest("lxc"))
+
+
+@route("POST", BASE + "/{vmid}/snapshot")
+def lxc_snapshot_create(ctx):
+    return ctx.cluster.snapshot_create(ctx.guest("lxc"), ctx.params, ctx.authid).upid
+
+
+@route("DELETE", BASE + "/{vmid}/snapshot/{snapname}")
+def lxc_snapshot_delete(ctx):
+    return ctx.cluster.snapshot_delete(ctx.guest("lxc"), ctx.params["snapname"], ctx.params, ctx.authid).upid
+
+
+@route("POST", BASE + "/{vmid}/snapshot/{snapname}/rollback")
+def lxc_snapshot_rollback(ctx):
+    return ctx.cluster.snapshot_rollback(ctx.guest("lxc"), ctx.params["snapname"], ctx.params, ctx.authid).upid
+
+
+route("GET", BASE + "/{vmid}/snapshot/{snapname}/config")(lambda ctx: snapshot_config_get(ctx, "lxc"))
+route("PUT", BASE + "/{vmid}/snapshot/{snapname}/config")(lambda ctx: snapshot_config_put(ctx, "lxc"))
+
+
+@route("POST", BASE + "/{vmid}/migrate")
+def lxc_migrate(ctx):
+    return ctx.cluster.migrate(ctx.guest("lxc"), ctx.params, ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/interfaces")
+def lxc_interfaces(ctx):
+    return ctx.cluster.lxc_interfaces(ctx.guest("lxc"))

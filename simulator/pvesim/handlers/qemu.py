@@ -1,0 +1,256 @@
+"""/nodes/{node}/qemu: VMs."""
+
+import time
+
+from ..model.errors import PVEError
+from ..model.guests import NEW_DISK_RE, drive_volume, is_drive
+from . import route
+
+BASE = "/nodes/{node}/qemu"
+
+
+def guest_list(ctx, gtype):
+    c = ctx.cluster
+    node = ctx.params["node"]
+    out = []
+    now = c.clock.now()
+    for g in c.guests.values():
+        if g.node != node or g.type != gtype:
+            continue
+        if not ctx.can("/vms/%s" % g.vmid, ["VM.Audit"]):
+            continue
+        d = c.status_view(g)
+        d.pop("ha", None)
+        d["vmid"] = g.vmid
+        if g.type == "qemu" and not ctx.params.get("full"):
+            d.pop("running-machine", None)
+            d.pop("running-qemu", None)
+        d["uptime"] = int(now - g.started) if g.status == "running" and g.started else 0
+        out.append(d)
+    return out
+
+
+def check_create_perms(ctx, gtype):
+    """What PVE checks in the create handler itself (the schema only says user: all)."""
+    p = ctx.params
+    vmid = p["vmid"]
+    pool = p.get("pool")
+    if pool:
+        ctx.check("/pool/" + pool, ["VM.Allocate"])
+    elif not ctx.can("/vms/%s" % vmid, ["VM.Allocate"]):
+        ctx.check("/vms/%s" % vmid, ["VM.Allocate"])
+    for k, v in p.items():
+        if is_drive(gtype, k):
+            vol, d = drive_volume(gtype, str(v))
+            m = NEW_DISK_RE.match(vol or "")
+            sid = (m.group(2) if m else None) or (p.get("storage") if m else None)
+            if sid:
+                ctx.check("/storage/" + sid, ["Datastore.AllocateSpace"])
+    if gtype == "lxc":
+        ctx.check("/storage/" + p.get("storage", "local"), ["Datastore.AllocateSpace"])
+
+
+@route("GET", BASE)
+def qemu_list(ctx):
+    return guest_list(ctx, "qemu")
+
+
+@route("POST", BASE)
+def qemu_create(ctx):
+    check_create_perms(ctx, "qemu")
+    if ctx.params.get("archive"):
+        raise PVEError("pvesim: restore from backup archives is not simulated", 501)
+    return ctx.cluster.create_guest("qemu", ctx.params["node"], ctx.params, ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}")
+def qemu_index(ctx):
+    ctx.guest("qemu")
+    return [{"subdir": s} for s in ("config", "pending", "status", "snapshot", "agent", "migrate", "resize", "clone")]
+
+
+@route("DELETE", BASE + "/{vmid}")
+def qemu_destroy(ctx):
+    return ctx.cluster.destroy(ctx.guest("qemu"), ctx.with_root(), ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/config")
+def qemu_config(ctx):
+    g = ctx.guest("qemu")
+    return ctx.cluster.config_view(g, ctx.params.get("current"), ctx.params.get("snapshot"))
+
+
+@route("GET", BASE + "/{vmid}/pending")
+def qemu_pending(ctx):
+    return ctx.cluster.pending_view(ctx.guest("qemu"))
+
+
+def update_config(ctx, gtype, is_async):
+    c = ctx.cluster
+    g = ctx.guest(gtype)
+    c.check_node_online(g.node)
+    opts, delete, revert = c.precheck_update(g, ctx.params, ctx.valid_key, ctx.is_root)
+    force = ctx.params.get("force")
+    if not is_async:
+        c.apply_update(g, opts, delete, revert, force)
+        return None
+
+    def work(task):
+        c.apply_update(g, opts, delete, revert, force)
+
+    task = c.tasks.start(g.node, "qmconfig", g.vmid, ctx.authid, 1 if any(is_drive(gtype, k) for k in opts) else 0,
+                         work, lock_vmid=g.vmid)
+    delay = ctx.params.get("background_delay")
+    if delay:
+        deadline = time.time() + delay
+        while task.status == "running" and time.time() < deadline:
+            c.lock.release()
+            try:
+                time.sleep(0.05)
+            finally:
+                c.lock.acquire()
+            c.tick()
+        if task.status == "stopped":
+            if task.exitstatus != "OK":
+                raise PVEError("failed to update VM %s: %s" % (g.vmid, task.exitstatus))
+            return None
+    return task.upid
+
+
+@route("POST", BASE + "/{vmid}/config")
+def qemu_config_post(ctx):
+    return update_config(ctx, "qemu", True)
+
+
+@route("PUT", BASE + "/{vmid}/config")
+def qemu_config_put(ctx):
+    return update_config(ctx, "qemu", False)
+
+
+@route("GET", BASE + "/{vmid}/status")
+def qemu_status_index(ctx):
+    ctx.guest("qemu")
+    return [{"subdir": s} for s in ("current", "start", "stop", "reset", "shutdown", "suspend", "reboot", "resume")]
+
+
+@route("GET", BASE + "/{vmid}/status/current")
+def qemu_status(ctx):
+    return ctx.cluster.status_view(ctx.guest("qemu"))
+
+
+def _power(action):
+    def fn(ctx):
+        g = ctx.guest("qemu")
+        if ctx.params.get("skiplock") and not ctx.is_root:
+            from ..model.errors import param_error
+            raise param_error({"skiplock": "Only root may use this option."})
+        return ctx.cluster.power(g, action, ctx.params, ctx.authid).upid
+    return fn
+
+
+for _a in ("start", "stop", "shutdown", "reboot", "reset", "suspend", "resume"):
+    route("POST", BASE + "/{vmid}/status/" + _a)(_power(_a))
+
+
+@route("POST", BASE + "/{vmid}/clone")
+def qemu_clone(ctx):
+    p = ctx.params
+    pool = p.get("pool")
+    if pool:
+        ctx.check("/pool/" + pool, ["VM.Allocate"])
+    else:
+        ctx.check("/vms/%s" % p["newid"], ["VM.Allocate"])
+    if p.get("storage"):
+        ctx.check("/storage/" + p["storage"], ["Datastore.AllocateSpace"])
+    return ctx.cluster.clone(ctx.guest("qemu"), p, ctx.authid).upid
+
+
+@route("POST", BASE + "/{vmid}/template")
+def qemu_template(ctx):
+    return ctx.cluster.make_template(ctx.guest("qemu"), ctx.params, ctx.authid).upid
+
+
+@route("PUT", BASE + "/{vmid}/resize")
+def qemu_resize(ctx):
+    return ctx.cluster.resize(ctx.guest("qemu"), ctx.with_root(), ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/snapshot")
+def qemu_snapshots(ctx):
+    return ctx.cluster.snapshot_list(ctx.guest("qemu"))
+
+
+@route("POST", BASE + "/{vmid}/snapshot")
+def qemu_snapshot_create(ctx):
+    return ctx.cluster.snapshot_create(ctx.guest("qemu"), ctx.params, ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/snapshot/{snapname}")
+def qemu_snapshot_index(ctx):
+    g = ctx.guest("qemu")
+    if ctx.params["snapname"] not in g.snapshots:
+        raise PVEError("snapshot '%s' does not exist" % ctx.params["snapname"])
+    return [{"subdir": "config"}, {"subdir": "rollback"}]
+
+
+@route("DELETE", BASE + "/{vmid}/snapshot/{snapname}")
+def qemu_snapshot_delete(ctx):
+    return ctx.cluster.snapshot_delete(ctx.guest("qemu"), ctx.params["snapname"], ctx.params, ctx.authid).upid
+
+
+@route("POST", BASE + "/{vmid}/snapshot/{snapname}/rollback")
+def qemu_snapshot_rollback(ctx):
+    return ctx.cluster.snapshot_rollback(ctx.guest("qemu"), ctx.params["snapname"], ctx.params, ctx.authid).upid
+
+
+def snapshot_config_get(ctx, gtype):
+    g = ctx.guest(gtype)
+    snap = g.snapshots.get(ctx.params["snapname"])
+    if snap is None:
+        raise PVEError("snapshot '%s' does not exist" % ctx.params["snapname"])
+    conf = dict(snap["config"])
+    conf["digest"] = g.digest()
+    return conf
+
+
+def snapshot_config_put(ctx, gtype):
+    g = ctx.guest(gtype)
+    snap = g.snapshots.get(ctx.params["snapname"])
+    if snap is None:
+        raise PVEError("snapshot '%s' does not exist" % ctx.params["snapname"])
+    if "description" in ctx.params:
+        snap["description"] = ctx.params["description"]
+        snap["config"]["description"] = ctx.params["description"]
+        g.changed()
+    return None
+
+
+route("GET", BASE + "/{vmid}/snapshot/{snapname}/config")(lambda ctx: snapshot_config_get(ctx, "qemu"))
+route("PUT", BASE + "/{vmid}/snapshot/{snapname}/config")(lambda ctx: snapshot_config_put(ctx, "qemu"))
+
+
+@route("GET", BASE + "/{vmid}/migrate")
+def qemu_migrate_pre(ctx):
+    return ctx.cluster.migrate_precondition(ctx.guest("qemu"), ctx.params.get("target"))
+
+
+@route("POST", BASE + "/{vmid}/migrate")
+def qemu_migrate(ctx):
+    return ctx.cluster.migrate(ctx.guest("qemu"), ctx.params, ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/agent/network-get-interfaces")
+def qemu_agent_ifaces(ctx):
+    return ctx.cluster.agent_interfaces(ctx.guest("qemu"))
+
+
+@route("GET", BASE + "/{vmid}/agent")
+def qemu_agent_index(ctx):
+    ctx.guest("qemu")
+    return [{"network-get-interfaces": {}}, {"ping": {}}, {"info": {}}]
+
+
+@route("POST", BASE + "/{vmid}/agent/ping")
+def qemu_agent_ping(ctx):
+    ctx.cluster.agent_interfaces(ctx.guest("qemu"))
+    return None

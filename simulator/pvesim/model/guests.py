@@ -1,0 +1,1091 @@
+"""QEMU VMs and LXC containers: configs, pending changes, disks, power state, clone/template/migrate/snapshots."""
+
+import copy
+import hashlib
+import ipaddress
+import json
+import re
+import uuid
+
+from .. import propstring
+from .errors import PVEError, TaskError, param_error
+
+GiB = 1024 ** 3
+QEMU_DRIVE_RE = re.compile(r"^(ide|sata|scsi|virtio)\d+$|^efidisk0$|^tpmstate0$")
+LXC_DRIVE_RE = re.compile(r"^rootfs$|^mp\d+$")
+UNUSED_RE = re.compile(r"^unused\d+$")
+NEW_DISK_RE = re.compile(r"^(([^/:\s]+):)?(\d+(\.\d+)?)$")
+FAST_PLUG = {"name", "description", "onboot", "tags", "protection", "startup", "hookscript", "lock", "shares",
+             "vmstatestorage", "balloon", "tablet", "hostname", "cores", "cpulimit", "cpuunits", "swap"}
+LXC_HOT = {"memory", "swap", "cores", "cpulimit", "cpuunits", "description", "onboot", "tags", "protection",
+           "startup", "hookscript", "lock"}
+CONTROL_KEYS = {"node", "vmid", "delete", "revert", "digest", "skiplock", "force", "background_delay",
+                "import-working-storage"}
+MASKED = ("cipassword",)
+
+
+def is_drive(gtype, key):
+    return bool((QEMU_DRIVE_RE if gtype == "qemu" else LXC_DRIVE_RE).match(key))
+
+
+def drive_volume(gtype, value):
+    d = propstring.loose_parse(value, "file" if gtype == "qemu" else "volume")
+    return d.get("file" if gtype == "qemu" else "volume"), d
+
+
+class Guest:
+    def __init__(self, vmid, gtype, node, config=None):
+        self.vmid = int(vmid)
+        self.type = gtype
+        self.node = node
+        self.status = "stopped"
+        self.qmpstatus = None
+        self.config = config or {}
+        self.pending = {}
+        self.pending_delete = {}
+        self.snapshots = {}
+        self.pool = None
+        self.started = None
+        self.agent_ready = None
+        self._summary = None
+        self._digest = None
+
+    def to_dict(self):
+        d = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return copy.deepcopy(d)
+
+    @classmethod
+    def from_dict(cls, d):
+        g = cls.__new__(cls)
+        g.__dict__.update(copy.deepcopy(d))
+        g.pending_delete = dict(g.pending_delete)
+        g._summary = None
+        g._digest = None
+        return g
+
+    def changed(self):
+        self._summary = None
+        self._digest = None
+
+    @property
+    def kind(self):
+        return "VM" if self.type == "qemu" else "CT"
+
+    def conf_path(self):
+        return "nodes/%s/%s/%s.conf" % (self.node, "qemu-server" if self.type == "qemu" else "lxc", self.vmid)
+
+    def lock_file(self):
+        if self.type == "qemu":
+            return "/var/lock/qemu-server/lock-%s.conf" % self.vmid
+        return "/run/lock/lxc/pve-config-%s.lock" % self.vmid
+
+    def text(self):
+        lines = ["%s: %s" % (k, self.config[k]) for k in sorted(self.config)]
+        if self.pending or self.pending_delete:
+            lines.append("[PENDING]")
+            lines += ["%s: %s" % (k, self.pending[k]) for k in sorted(self.pending)]
+            if self.pending_delete:
+                lines.append("delete: " + ",".join(("!" if f else "") + k for k, f in sorted(self.pending_delete.items())))
+        for name in sorted(self.snapshots):
+            lines.append("[%s]" % name)
+            snap = self.snapshots[name]
+            lines += ["%s: %s" % (k, v) for k, v in sorted(snap["config"].items())]
+        return "\n".join(lines) + "\n"
+
+    def digest(self):
+        if self._digest is None:
+            self._digest = hashlib.sha1(self.text().encode()).hexdigest()
+        return self._digest
+
+    def effective_config(self):
+        conf = dict(self.config)
+        for k in self.pending_delete:
+            conf.pop(k, None)
+        conf.update(self.pending)
+        return conf
+
+    def drives(self, conf=None):
+        conf = self.config if conf is None else conf
+        for k, v in conf.items():
+            if is_drive(self.type, k) or UNUSED_RE.match(k):
+                vol, d = drive_volume(self.type, v)
+                yield k, vol, d
+
+    def volumes(self):
+        for _, vol, d in self.drives():
+            if vol and ":" in vol and d.get("media") != "cdrom":
+                yield vol
+
+    def maxdisk(self):
+        keys = ["rootfs"] if self.type == "lxc" else ["scsi0", "virtio0", "sata0", "ide0"]
+        boot = propstring.loose_parse(self.config.get("boot", ""), "legacy").get("order", "")
+        if boot:
+            keys = boot.split(";") + keys
+        for k in keys:
+            if k in self.config:
+                _, d = drive_volume(self.type, self.config[k])
+                if d.get("media") == "cdrom":
+                    continue
+                try:
+                    return propstring.size_to_bytes(d.get("size", "0"))
+                except ValueError:
+                    return 0
+        return 0
+
+    def maxmem(self):
+        mem = self.config.get("memory", 512 if self.type == "lxc" else "512")
+        try:
+            return int(propstring.loose_parse(mem, "current").get("current", 512)) * 1024 * 1024
+        except ValueError:
+            return 512 * 1024 * 1024
+
+    def cpus(self):
+        if self.type == "lxc":
+            return int(self.config.get("cores", 1))
+        return int(self.config.get("cores", 1)) * int(self.config.get("sockets", 1))
+
+    def name(self):
+        if self.type == "lxc":
+            return self.config.get("hostname", "CT%s" % self.vmid)
+        return self.config.get("name", "VM%s" % self.vmid)
+
+    def summary(self, now, node_status="online"):
+        """The /cluster/resources entry as a pre-encoded JSON string (cached until the guest changes)."""
+        s = self._summary
+        if s is not None and (self.status != "running" or now - s[1] < 10) and s[2] == node_status:
+            return s[0]
+        running = self.status == "running"
+        d = {"id": "%s/%s" % (self.type, self.vmid), "type": self.type, "vmid": self.vmid, "node": self.node,
+             "name": self.name(), "status": self.status if node_status == "online" else "unknown",
+             "template": int(self.config.get("template", 0)), "maxcpu": self.cpus(), "cpu": 0.01 if running else 0,
+             "maxmem": self.maxmem(), "mem": self.maxmem() // 4 if running else 0, "maxdisk": self.maxdisk(),
+             "disk": 0, "netin": 0, "netout": 0, "diskread": 0, "diskwrite": 0,
+             "uptime": int(now - self.started) if running and self.started else 0}
+        if self.config.get("tags"):
+            d["tags"] = self.config["tags"]
+        if self.config.get("lock"):
+            d["lock"] = self.config["lock"]
+        if self.pool:
+            d["pool"] = self.pool
+        enc = json.dumps(d, separators=(",", ":"))
+        self._summary = (enc, now, node_status)
+        return enc
+
+
+class GuestOps:
+    """Mixed into Cluster: guest operations. Sync checks raise PVEError; task work raises TaskError/PVEError."""
+
+    # --- lookup & checks ------------------------------------------------------
+    def get_guest(self, vmid, node, gtype):
+        g = self.guests.get(int(vmid))
+        if g is None or g.node != node or g.type != gtype:
+            path = "nodes/%s/%s/%s.conf" % (node, "qemu-server" if gtype == "qemu" else "lxc", vmid)
+            raise PVEError("Configuration file '%s' does not exist" % path)
+        return g
+
+    def check_lock(self, g, skiplock=False):
+        lock = g.config.get("lock")
+        if lock and not skiplock:
+            raise PVEError("%s is locked (%s)" % (g.kind, lock))
+
+    def flock(self, g):
+        """The per-guest lock file: a running task on the guest holds it for up to 10 virtual seconds."""
+        task = self.tasks.running_for(g.vmid)
+        if task is None:
+            return
+        if task.due - self.clock.now() > 10:
+            raise PVEError("can't lock file '%s' - got timeout" % g.lock_file())
+        self.tasks.finish(task)
+
+    def _duration(self, base, size=0):
+        return base + size / (200 * 1024 ** 2)
+
+    # --- disk allocation ------------------------------------------------------
+    def alloc_drive(self, g, key, value, node=None, default_storage=None):
+        node = node or g.node
+        dk = "file" if g.type == "qemu" else "volume"
+        d = propstring.loose_parse(value, dk)
+        f = d.get(dk, "")
+        if g.type == "qemu" and f.endswith(":cloudinit"):
+            sid = f.split(":", 1)[0]
+            st = self.get_storage(sid, node)
+            volid = self.alloc_name(sid, node, g.vmid, "qcow2" if st.is_file else None, kind="cloudinit")
+            self.add_volume(node, volid, 4 * 1024 ** 2, content="images", fmt="qcow2" if st.is_file else "raw", vmid=g.vmid)
+            return propstring.render({dk: volid, "media": "cdrom"}, dk)
+        m = NEW_DISK_RE.match(f)
+        if not m:
+            if f and f not in ("none", "cdrom") and ":" in f and not f.startswith("/"):
+                sid = f.split(":", 1)[0]
+                self.get_storage(sid, node)
+                if self.find_volume(node, f) is None:
+                    raise PVEError("volume '%s' does not exist" % f)
+            return value
+        sid = m.group(2) or default_storage
+        if not sid:
+            raise PVEError("missing storage for new disk %s" % key)
+        st = self.get_storage(sid, node)
+        self.check_content(g.type, sid)
+        size = int(float(m.group(3)) * GiB)
+        src = d.pop("import-from", None)
+        if src:
+            vol = self.find_volume(node, src)
+            if vol is None:
+                raise PVEError("volume '%s' does not exist" % src)
+            size = vol["size"]
+        if key in ("efidisk0", "tpmstate0"):
+            size = 4 * 1024 ** 2
+        fmt = d.get("format") or ("qcow2" if st.is_file and g.type == "qemu" else "raw")
+        if key == "tpmstate0" or not st.is_file:
+            fmt = "raw"
+        self.alloc_check(sid, node, size)
+        volid = self.alloc_name(sid, node, g.vmid, fmt if st.is_file else None)
+        self.add_volume(node, volid, size, content="images" if g.type == "qemu" else "rootdir", fmt=fmt, vmid=g.vmid)
+        d[dk] = volid
+        d["size"] = propstring.bytes_to_size(size)
+        if not st.is_file:
+            d.pop("format", None)
+        return propstring.render(d, dk)
+
+    def check_content(self, gtype, sid):
+        if gtype == "qemu" and "images" not in self.storages[sid].content:
+            raise PVEError("storage '%s' does not support vm images" % sid)
+        if gtype == "lxc" and "rootdir" not in self.storages[sid].content:
+            raise PVEError("storage '%s' does not support container directories" % sid)
+
+    def fill_net(self, g, key, value):
+        if not key.startswith("net"):
+            return value
+        if g.type == "qemu":
+            d = propstring.parse_qemu_net(value)
+            if not d.get("macaddr"):
+                d["macaddr"] = self.gen_mac()
+            return propstring.render_qemu_net(d)
+        d = propstring.loose_parse(value)
+        d.setdefault("hwaddr", self.gen_mac())
+        d.setdefault("type", "veth")
+        return propstring.render(d, first=("name",))
+
+    def _free_unused_slot(self, conf):
+        for i in range(256):
+            if "unused%d" % i not in conf:
+                return "unused%d" % i
+        raise PVEError("too many unused disks")
+
+    def _detach(self, g, key, force=False):
+        value = g.config.get(key)
+        if value is None:
+            return
+        vol, d = drive_volume(g.type, value)
+        if UNUSED_RE.match(key):
+            if int(g.config.get("protection", 0)):
+                raise PVEError("can't remove unused disk '%s' - protection mode enabled" % vol)
+            self.remove_volume(g.node, vol)
+            del g.config[key]
+            return
+        if is_drive(g.type, key) and vol and ":" in vol and d.get("media") != "cdrom" and not vol.endswith("cloudinit"):
+            if int(g.config.get("protection", 0)):
+                raise PVEError("can't remove drive '%s' - protection mode enabled" % key)
+            del g.config[key]
+            if force:
+                self.remove_volume(g.node, vol)
+            else:
+                g.config[self._free_unused_slot(g.config)] = vol
+            return
+        if is_drive(g.type, key) and vol and vol.endswith("cloudinit"):
+            self.remove_volume(g.node, vol)
+        del g.config[key]
+
+    def hotpluggable(self, g, key):
+        if g.type == "lxc":
+            return key in LXC_HOT or key.startswith("net")
+        hp = str(g.config.get("hotplug", "network,disk,usb"))
+        feats = {"1": "network,disk,usb", "0": ""}.get(hp, hp).split(",")
+        if key in FAST_PLUG:
+            return True
+        if key.startswith("net"):
+            return "network" in feats
+        if re.match(r"^(scsi|virtio|sata)\d+$", key) or UNUSED_RE.match(key):
+            return "disk" in feats
+        if key.startswith("usb"):
+            return "usb" in feats
+        if key == "vcpus":
+            return "cpu" in feats
+        if key == "memory":
+            return "memory" in feats
+        return False
+
+    # --- config update ---------------------------------------------------------
+    def precheck_update(self, g, params, valid_key, is_root):
+        opts = {k: v for k, v in params.items() if k not in CONTROL_KEYS}
+        delete = propstring.split_list(params.get("delete", ""))
+        revert = propstring.split_list(params.get("revert", ""))
+        if params.get("skiplock") and not is_root:
+            raise param_error({"skiplock": "Only root may use this option."})
+        if not opts and not delete and not revert:
+            raise PVEError("no options specified")
+        delete = ["ide2" if k == "cdrom" else k for k in delete]
+        for k in delete:
+            if not valid_key(k):
+                raise param_error({"delete": "unknown option '%s'" % k})
+            if k in opts:
+                raise param_error({"delete": "you can't use '-%s' and -delete %s' at the same time" % (k, k)})
+        for k in revert:
+            if k in opts:
+                raise param_error({"revert": "you can't use '-%s' and '-revert %s' at the same time" % (k, k)})
+        if params.get("force") and not delete:
+            raise param_error({"force": "missing property required by 'force'"}) if False else None
+        if params.get("digest") and params["digest"] != g.digest():
+            if g.type == "qemu":
+                raise PVEError("checksum mismatch (file change by other user?)")
+            raise PVEError("detected modified configuration - file changed by other user? Try again.")
+        only_unlock = delete == ["lock"]
+        self.check_lock(g, params.get("skiplock") or only_unlock and is_root)
+        self.flock(g)
+        if "balloon" in opts and "memory" in (opts or g.config):
+            mem = int(propstring.loose_parse(opts.get("memory", g.config.get("memory", "512")), "current")["current"])
+            if int(opts["balloon"]) > mem:
+                raise PVEError("balloon value too large (must be smaller than assigned memory)")
+        return opts, delete, revert
+
+    def apply_update(self, g, opts, delete, revert, force=False):
+        running = g.status == "running"
+        for k in revert:
+            g.pending.pop(k, None)
+            g.pending_delete.pop(k, None)
+        for k in delete:
+            if running and not self.hotpluggable(g, k):
+                g.pending_delete[k] = bool(force)
+                g.pending.pop(k, None)
+            else:
+                self._detach(g, k, force)
+        for k, v in opts.items():
+            if is_drive(g.type, k):
+                v = self.alloc_drive(g, k, str(v))
+            v = self.fill_net(g, k, v)
+            if k == "sshkeys":
+                v = str(v)
+            if running and not self.hotpluggable(g, k):
+                g.pending[k] = v
+                g.pending_delete.pop(k, None)
+                continue
+            old = g.config.get(k)
+            if old is not None and is_drive(g.type, k):
+                ovol, od = drive_volume(g.type, old)
+                nvol, _ = drive_volume(g.type, v)
+                if ovol != nvol and ovol and ":" in ovol and od.get("media") != "cdrom":
+                    if ovol.endswith("cloudinit"):
+                        self.remove_volume(g.node, ovol)
+                    else:
+                        g.config[self._free_unused_slot(g.config)] = ovol
+            g.config[k] = v
+        g.changed()
+        self.touch()
+
+    def apply_pending(self, g):
+        for k, force in list(g.pending_delete.items()):
+            try:
+                self._detach(g, k, force)
+            except PVEError:
+                pass
+        for k, v in g.pending.items():
+            g.config[k] = v
+        g.pending = {}
+        g.pending_delete = {}
+        g.changed()
+
+    def config_view(self, g, current=False, snapshot=None):
+        if snapshot:
+            snap = g.snapshots.get(snapshot)
+            if snap is None:
+                raise PVEError("snapshot '%s' does not exist" % snapshot)
+            conf = dict(snap["config"])
+        else:
+            conf = dict(g.config) if current else g.effective_config()
+        for k in MASKED:
+            if k in conf:
+                conf[k] = "**********"
+        conf["digest"] = g.digest()
+        return conf
+
+    def pending_view(self, g):
+        out = []
+        keys = set(g.config) | set(g.pending) | set(g.pending_delete)
+        for k in sorted(keys):
+            e = {"key": k}
+            if k in g.config:
+                e["value"] = "**********" if k in MASKED else g.config[k]
+            if k in g.pending:
+                e["pending"] = "**********" if k in MASKED else g.pending[k]
+            if k in g.pending_delete:
+                e["delete"] = 2 if g.pending_delete[k] else 1
+            out.append(e)
+        return out
+
+    # --- create -----------------------------------------------------------------
+    def create_guest(self, gtype, node, params, user):
+        vmid = int(params["vmid"])
+        self.check_node_online(node)
+        if vmid in self.guests:
+            other = self.guests[vmid]
+            raise PVEError("unable to create %s %s - %s %s already exists on node '%s'" % (
+                "VM" if gtype == "qemu" else "CT", vmid, other.kind, vmid, other.node))
+        pool = params.get("pool")
+        if pool and pool not in self.pools:
+            raise PVEError("pool '%s' does not exist" % pool)
+        skip = CONTROL_KEYS | {"pool", "start", "storage", "unique", "archive", "live-restore", "ha-managed",
+                               "ostemplate", "password", "ssh-public-keys", "restore", "ignore-unpack-errors",
+                               "bwlimit"}
+        opts = {k: v for k, v in params.items() if k not in skip}
+        if gtype == "lxc":
+            tmpl = params["ostemplate"]
+            if self.find_volume(node, tmpl) is None:
+                raise PVEError("volume '%s' does not exist" % tmpl)
+        for k, v in opts.items():
+            if is_drive(gtype, k):
+                vol, _ = drive_volume(gtype, str(v))
+                m = NEW_DISK_RE.match(vol or "")
+                sid = (m.group(2) if m else None) or (vol.split(":", 1)[0] if vol and ":" in vol else None)
+                if sid and sid not in ("none", "cdrom"):
+                    self.get_storage(sid, node)
+                    if m:
+                        self.check_content(gtype, sid)
+        g = Guest(vmid, gtype, node, {"lock": "create"})
+        self.guests[vmid] = g
+        if pool:
+            self.pool_add_guest(pool, vmid)
+        self.touch()
+
+        def work(task):
+            conf = {}
+            if gtype == "qemu":
+                conf["smbios1"] = "uuid=%s" % uuid.UUID(int=self.rng.getrandbits(128), version=4)
+                conf["vmgenid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+                conf["meta"] = "creation-qemu=9.2.0,ctime=%d" % int(self.clock.now())
+            else:
+                conf["arch"] = opts.pop("arch", "amd64")
+                conf["ostype"] = opts.pop("ostype", params["ostemplate"].split("/")[-1].split("-")[0])
+                conf["hostname"] = opts.pop("hostname", "CT%s" % vmid)
+                if "rootfs" not in opts:
+                    opts["rootfs"] = "%s:4" % params.get("storage", "local")
+            for k, v in sorted(opts.items()):
+                if is_drive(gtype, k):
+                    task.log.append("allocating disk for %s" % k)
+                    v = self.alloc_drive(g, k, str(v), default_storage=params.get("storage"))
+                conf[k] = self.fill_net(g, k, v)
+            if gtype == "qemu" and "memory" in conf:
+                conf["memory"] = str(conf["memory"])
+            g.config = conf
+            g.changed()
+            self.touch()
+            if params.get("start"):
+                self._start(g)
+                task.log.append("starting %s" % g.kind)
+
+        def on_error(task):
+            for vol in list(g.volumes()):
+                self.remove_volume(node, vol)
+            for (scope, volid), v in list(self.volumes.items()):
+                if v.get("vmid") == vmid and v["content"] in ("images", "rootdir"):
+                    self.volumes.pop((scope, volid), None)
+            self.guests.pop(vmid, None)
+            self.pool_remove_guest(vmid)
+            self.touch()
+
+        size = sum(1 for k in opts if is_drive(gtype, k))
+        ttype = "qmcreate" if gtype == "qemu" else "vzcreate"
+        return self.tasks.start(node, ttype, vmid, user, self._duration(3 + 2 * size), work, on_error, lock_vmid=vmid)
+
+    def scenario_guest(self, gd):
+        gtype = gd.get("type", "qemu")
+        vmid = int(gd["vmid"])
+        node = gd.get("node") or next(iter(self.nodes))
+        g = Guest(vmid, gtype, node)
+        self.guests[vmid] = g
+        for k, v in (gd.get("config") or {}).items():
+            if is_drive(gtype, k):
+                v = self.alloc_drive(g, k, str(v))
+            v = self.fill_net(g, k, v)
+            if gtype == "qemu" and k == "memory":
+                v = str(v)
+            if isinstance(v, bool):
+                v = int(v)
+            g.config[k] = v
+        if gd.get("name"):
+            g.config["hostname" if gtype == "lxc" else "name"] = gd["name"]
+        if gd.get("template"):
+            g.config["template"] = 1
+        if gd.get("status", "stopped") == "running":
+            g.status = "running"
+            g.started = self.clock.now() - 3600
+        if gd.get("pool"):
+            if gd["pool"] not in self.pools:
+                self.pools[gd["pool"]] = {"poolid": gd["pool"], "comment": None, "vms": [], "storage": []}
+            self.pool_add_guest(gd["pool"], vmid)
+        g.changed()
+        return g
+
+    # --- power --------------------------------------------------------------
+    def _start(self, g):
+        if int(g.config.get("template", 0)):
+            raise TaskError("you can't start a vm if it's a template")
+        self.apply_pending(g)
+        g.status = "running"
+        g.qmpstatus = "running"
+        g.started = self.clock.now()
+        g.changed()
+        self.touch()
+
+    def _stop(self, g):
+        g.status = "stopped"
+        g.qmpstatus = None
+        g.started = None
+        g.changed()
+        self.touch()
+
+    def power(self, g, action, params, user):
+        """Start a power task; synchronous errors follow qemu-server / pve-container."""
+        self.check_node_online(g.node)
+        skiplock = params.get("skiplock")
+        running = g.status == "running"
+        paused = g.qmpstatus == "paused"
+        vmid = g.vmid
+        if g.type == "lxc":
+            if action in ("start", "resume") and running and not (action == "resume" and paused):
+                raise PVEError("CT %s already running" % vmid)
+            if action in ("stop", "shutdown", "suspend") and not running:
+                raise PVEError("CT %s not running" % vmid)
+            if action == "reboot" and not running:
+                raise PVEError("VM %s not running" % vmid)
+            if action != "stop" or not skiplock:
+                self.check_lock(g, skiplock)
+        else:
+            if action in ("reset", "reboot", "suspend") and not running:
+                raise PVEError("VM %s not running" % vmid)
+            if action == "resume" and not running:
+                raise PVEError("VM %s not running" % vmid)
+            if action == "shutdown" and paused and not params.get("forceStop"):
+                raise PVEError("VM is paused - cannot shutdown")
+        prefix = "qm" if g.type == "qemu" else "vz"
+        ttype = {"suspend": "qmpause" if not params.get("todisk") else "qmsuspend"}.get(action, prefix + action) \
+            if g.type == "qemu" else prefix + action
+        durations = {"start": 2, "stop": 1, "shutdown": 5, "reboot": 6, "reset": 1, "suspend": 1, "resume": 1}
+
+        def work(task):
+            if g.type == "qemu":
+                self.check_lock(g, skiplock)
+            if action == "start":
+                if g.status == "running":
+                    raise TaskError("%s %s already running" % ("VM", vmid))
+                self._start(g)
+            elif action in ("stop", "shutdown"):
+                if g.status != "running":
+                    task.log.append("VM %s not running" % vmid if False else "")
+                    task.log.pop()
+                    return
+                self._stop(g)
+            elif action == "reboot":
+                self._stop(g)
+                self._start(g)
+            elif action == "reset":
+                g.started = self.clock.now()
+            elif action == "suspend":
+                g.qmpstatus = "paused"
+                if params.get("todisk"):
+                    g.status = "stopped"
+                    g.config["lock"] = "suspended"
+                g.changed()
+            elif action == "resume":
+                g.qmpstatus = "running"
+                g.changed()
+            self.touch()
+
+        return self.tasks.start(g.node, ttype, vmid, user, durations.get(action, 1), work, lock_vmid=vmid)
+
+    def status_view(self, g):
+        now = self.clock.now()
+        running = g.status == "running"
+        d = {"vmid": g.vmid, "status": g.status, "name": g.name(), "cpus": g.cpus(), "cpu": 0.01 if running else 0,
+             "mem": g.maxmem() // 4 if running else 0, "maxmem": g.maxmem(), "maxdisk": g.maxdisk(), "disk": 0,
+             "uptime": int(now - g.started) if running and g.started else 0, "netin": 0, "netout": 0,
+             "diskread": 0, "diskwrite": 0, "ha": {"managed": 1 if ("vm:%s" % g.vmid) in self.ha or
+                                                   ("ct:%s" % g.vmid) in self.ha else 0}}
+        if g.type == "qemu":
+            d["qmpstatus"] = g.qmpstatus or g.status
+            if running:
+                d["status"] = "paused" if g.qmpstatus == "paused" else "running"
+                d["status"] = "running"
+                d["pid"] = 10000 + g.vmid
+                d["running-machine"] = "pc-i440fx-9.2+pve1"
+                d["running-qemu"] = "9.2.0"
+            agent = propstring.loose_parse(g.config.get("agent", "0"), "enabled").get("enabled", "0")
+            if agent in ("1", "on", "yes", "true"):
+                d["agent"] = 1
+        else:
+            d["type"] = "lxc"
+            d["maxswap"] = int(g.config.get("swap", 512)) * 1024 * 1024
+            d["swap"] = 0
+        if g.config.get("lock"):
+            d["lock"] = g.config["lock"]
+        if g.config.get("tags"):
+            d["tags"] = g.config["tags"]
+        if int(g.config.get("template", 0)):
+            d["template"] = 1
+        return d
+
+    # --- destroy ----------------------------------------------------------------
+    def destroy(self, g, params, user):
+        self.check_node_online(g.node)
+        if params.get("skiplock") and not params.get("_is_root"):
+            raise param_error({"skiplock": "Only root may use this option."})
+        self.check_lock(g, params.get("skiplock"))
+        if g.status == "running":
+            if g.type == "lxc" and params.get("force"):
+                self._stop(g)
+            else:
+                raise PVEError("%s %s is running - destroy failed" % (g.kind, g.vmid))
+        if int(g.config.get("protection", 0)):
+            raise PVEError("can't remove %s %s - protection mode enabled" % (g.kind, g.vmid))
+        sid = "%s:%s" % ("vm" if g.type == "qemu" else "ct", g.vmid)
+        if sid in self.ha and not params.get("purge"):
+            raise PVEError("unable to remove %s %s - used in HA resources and purge parameter not set." % (g.kind, g.vmid))
+        self.flock(g)
+
+        def work(task):
+            for vol in list(g.volumes()):
+                self.remove_volume(g.node, vol)
+                task.log.append("  Logical volume \"%s\" successfully removed." % vol.split(":", 1)[1])
+            for k, vol, d in g.drives():
+                if vol and vol.endswith("cloudinit"):
+                    self.remove_volume(g.node, vol)
+            self.guests.pop(g.vmid, None)
+            if params.get("purge"):
+                self.ha.pop(sid, None)
+                self.access.acls = [a for a in self.access.acls if a["path"] != "/vms/%s" % g.vmid]
+            self.pool_remove_guest(g.vmid)
+            self.touch()
+
+        ttype = "qmdestroy" if g.type == "qemu" else "vzdestroy"
+        return self.tasks.start(g.node, ttype, g.vmid, user, 2, work, lock_vmid=g.vmid)
+
+    # --- clone / template ----------------------------------------------------
+    def clone(self, g, params, user):
+        newid = int(params["newid"])
+        target = params.get("target") or g.node
+        if target != g.node:
+            self.check_node_online(target)
+        template = int(g.config.get("template", 0))
+        full = params.get("full")
+        full = (not template) if full is None else bool(full)
+        storage = params.get("storage")
+        if storage and not full:
+            raise PVEError("parameter 'storage' not allowed for linked clones")
+        if params.get("format") and not full:
+            raise PVEError("parameter 'format' not allowed for linked clones")
+        if newid in self.guests:
+            raise PVEError("unable to create %s %s: config file already exists" % (g.kind, newid))
+        snapname = params.get("snapname")
+        if snapname and snapname not in g.snapshots:
+            raise PVEError("snapshot '%s' does not exist" % snapname)
+        if not snapname:
+            self.check_lock(g)
+        src_conf = dict(g.snapshots[snapname]["config"]) if snapname else dict(g.config)
+        if storage:
+            self.get_storage(storage, target)
+        if target != g.node:
+            for k, vol, d in g.drives(src_conf):
+                if vol and ":" in vol and d.get("media") != "cdrom" and not storage:
+                    if not self.storages[vol.split(":")[0]].shared:
+                        raise PVEError("can't clone VM to node '%s' (VM uses local storage)" % target)
+        if not full:
+            for k, vol, d in g.drives(src_conf):
+                if vol and ":" in vol and d.get("media") != "cdrom" and not UNUSED_RE.match(k) \
+                        and "base-" not in vol:
+                    raise PVEError("Linked clone feature is not supported for drive '%s'" % k)
+        pool = params.get("pool")
+        if pool and pool not in self.pools:
+            raise PVEError("pool '%s' does not exist" % pool)
+        new = Guest(newid, g.type, target, {"lock": "clone"})
+        self.guests[newid] = new
+        if pool:
+            self.pool_add_guest(pool, newid)
+        self.touch()
+        total = sum(propstring.size_to_bytes(d.get("size", "0")) for _, vol, d in g.drives(src_conf)
+                    if d.get("size") and d.get("media") != "cdrom")
+
+        def work(task):
+            conf = {}
+            for k, v in src_conf.items():
+                if k in ("lock", "template", "parent", "vmstate", "snaptime") or UNUSED_RE.match(k):
+                    continue
+                if is_drive(g.type, k):
+                    vol, d = drive_volume(g.type, v)
+                    dk = "file" if g.type == "qemu" else "volume"
+                    if vol and vol.endswith("cloudinit"):
+                        sid = vol.split(":")[0]
+                        v = self.alloc_drive(new, k, "%s:cloudinit" % sid, node=target)
+                    elif vol and ":" in vol and d.get("media") != "cdrom":
+                        src = self.find_volume(g.node, vol)
+                        size = src["size"] if src else propstring.size_to_bytes(d.get("size", "0"))
+                        sid = storage or vol.split(":")[0]
+                        st = self.get_storage(sid, target)
+                        if full:
+                            task.log.append("drive %s: transferred 100%%" % k)
+                            fmt = params.get("format") or (src or {}).get("format") or ("qcow2" if st.is_file else "raw")
+                            if not st.is_file:
+                                fmt = "raw"
+                            self.alloc_check(sid, target, size)
+                            newvol = self.alloc_name(sid, target, newid, fmt if st.is_file else None)
+                            self.add_volume(target, newvol, size, content=(src or {}).get("content", "images"),
+                                            fmt=fmt, vmid=newid)
+                        else:
+                            base = vol.split(":", 1)[1]
+                            name = self.alloc_name(sid, target, newid, (src or {}).get("format", "qcow2")
+                                                   if st.is_file else None).split(":", 1)[1]
+                            newvol = "%s:%s/%s" % (sid, base, name)
+                            self.add_volume(target, newvol, size, content=(src or {}).get("content", "images"),
+                                            fmt=(src or {}).get("format", "raw"), vmid=newid, parent=base)
+                        d[dk] = newvol
+                        if not st.is_file:
+                            d.pop("format", None)
+                        v = propstring.render(d, dk)
+                elif k.startswith("net"):
+                    if g.type == "qemu":
+                        d = propstring.parse_qemu_net(v)
+                        d.pop("macaddr", None)
+                    else:
+                        d = propstring.loose_parse(v)
+                        d.pop("hwaddr", None)
+                    v = self.fill_net(new, k, propstring.render_qemu_net(d) if g.type == "qemu" else propstring.render(d))
+                conf[k] = v
+            if g.type == "qemu":
+                conf["name"] = params.get("name") or "Copy-of-VM-%s" % g.name()
+                if "smbios1" in conf:
+                    conf["smbios1"] = "uuid=%s" % uuid.UUID(int=self.rng.getrandbits(128), version=4)
+                if "vmgenid" in conf:
+                    conf["vmgenid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            else:
+                conf["hostname"] = params.get("hostname") or "Copy-of-CT-%s" % g.name()
+            if params.get("description"):
+                conf["description"] = params["description"]
+            new.config = conf
+            new.changed()
+            self.touch()
+
+        def on_error(task):
+            for (scope, volid), v in list(self.volumes.items()):
+                if v.get("vmid") == newid and v["content"] in ("images", "rootdir"):
+                    self.volumes.pop((scope, volid), None)
+            self.guests.pop(newid, None)
+            self.pool_remove_guest(newid)
+
+        ttype = "qmclone" if g.type == "qemu" else "vzclone"
+        return self.tasks.start(g.node, ttype, g.vmid, user, self._duration(5, total if full else 0), work, on_error,
+                                lock_vmid=newid)
+
+    def make_template(self, g, params, user):
+        if int(g.config.get("template", 0)):
+            raise PVEError("you can't convert a template to a template")
+        if g.status == "running":
+            raise PVEError("you can't convert a %s to template if %s is running" % (g.kind, g.kind))
+        self.check_lock(g)
+        if g.snapshots and g.type == "lxc":
+            pass
+
+        def work(task):
+            for k, vol, d in list(g.drives()):
+                if UNUSED_RE.match(k) or not vol or ":" not in vol or d.get("media") == "cdrom" or "/vm-" not in "/" + vol.split(":", 1)[1].split("/")[-1]:
+                    continue
+                sid, name = vol.split(":", 1)
+                newname = re.sub(r"(^|/)vm-(\d+)-disk", r"\1base-\2-disk", name)
+                newvol = "%s:%s" % (sid, newname)
+                src = self.find_volume(g.node, vol)
+                if src is not None:
+                    self.remove_volume(g.node, vol)
+                    src = dict(src, volid=newvol)
+                    self.volumes[(self.scope(sid, g.node), newvol)] = src
+                d["file" if g.type == "qemu" else "volume"] = newvol
+                g.config[k] = propstring.render(d, "file" if g.type == "qemu" else "volume")
+            g.config["template"] = 1
+            g.changed()
+            self.touch()
+
+        ttype = "qmtemplate" if g.type == "qemu" else "vztemplate"
+        return self.tasks.start(g.node, ttype, g.vmid, user, 2, work, lock_vmid=g.vmid)
+
+    # --- resize ---------------------------------------------------------------
+    def resize(self, g, params, user):
+        self.check_node_online(g.node)
+        if params.get("skiplock") and not params.get("_is_root"):
+            raise param_error({"skiplock": "Only root may use this option."})
+        disk, size = params["disk"], params["size"]
+
+        def work(task):
+            if params.get("digest") and params["digest"] != g.digest():
+                raise TaskError("checksum mismatch (file change by other user?)" if g.type == "qemu" else
+                                "detected modified configuration - file changed by other user? Try again.")
+            self.check_lock(g, params.get("skiplock"))
+            if disk not in g.config:
+                raise TaskError("disk '%s' does not exist" % disk)
+            vol, d = drive_volume(g.type, g.config[disk])
+            if d.get("media") == "cdrom":
+                raise TaskError("you can't resize a cdrom")
+            cur = propstring.size_to_bytes(d.get("size", "0"))
+            m = re.match(r"^(\+)?(\d+(\.\d+)?)([KMGT])?$", size)
+            if not m:
+                raise TaskError("invalid size '%s'" % size)
+            amount = propstring.size_to_bytes(m.group(2) + (m.group(4) or ""))
+            new = cur + amount if m.group(1) else amount
+            if new < cur:
+                raise TaskError("shrinking disks is not supported")
+            if new == cur:
+                return
+            sid = vol.split(":")[0]
+            try:
+                self.alloc_check(sid, g.node, new - cur)
+            except PVEError as exc:
+                raise TaskError(exc.message)
+            src = self.find_volume(g.node, vol)
+            if src is not None:
+                src["size"] = new
+                src["used"] = new
+            d["size"] = propstring.bytes_to_size(new)
+            g.config[disk] = propstring.render(d, "file" if g.type == "qemu" else "volume")
+            task.log.append("resized %s to %s" % (disk, d["size"]))
+            g.changed()
+            self.touch()
+
+        return self.tasks.start(g.node, "resize", g.vmid, user, 1, work, lock_vmid=g.vmid)
+
+    # --- snapshots ----------------------------------------------------------
+    def snapshot_list(self, g):
+        out = []
+        for name, s in g.snapshots.items():
+            e = {"name": name, "description": s.get("description", ""), "snaptime": s["snaptime"]}
+            if s.get("parent"):
+                e["parent"] = s["parent"]
+            if s.get("vmstate"):
+                e["vmstate"] = 1
+            out.append(e)
+        cur = {"name": "current", "description": "You are here!", "digest": g.digest()}
+        if g.type == "qemu":
+            cur["running"] = 1 if g.status == "running" else 0
+        if g.config.get("parent"):
+            cur["parent"] = g.config["parent"]
+        out.append(cur)
+        return out
+
+    def snapshot_create(self, g, params, user):
+        name = params["snapname"]
+        if name == "current" or name in g.snapshots:
+            raise PVEError("snapshot name '%s' already used" % name)
+        self.check_lock(g)
+        g.config["lock"] = "snapshot"
+        g.changed()
+
+        def work(task):
+            conf = {k: v for k, v in g.config.items() if k != "lock"}
+            snap = {"config": conf, "snaptime": int(self.clock.now()), "description": params.get("description", ""),
+                    "parent": g.config.get("parent")}
+            if params.get("vmstate") and g.status == "running":
+                snap["vmstate"] = 1
+            conf["snaptime"] = snap["snaptime"]
+            if snap["description"]:
+                conf["description"] = snap["description"]
+            g.snapshots[name] = snap
+            g.config.pop("lock", None)
+            g.config["parent"] = name
+            g.changed()
+            self.touch()
+
+        def on_error(task):
+            g.config.pop("lock", None)
+            g.changed()
+
+        return self.tasks.start(g.node, "qmsnapshot" if g.type == "qemu" else "vzsnapshot", g.vmid, user, 2, work,
+                                on_error, lock_vmid=g.vmid)
+
+    def snapshot_delete(self, g, name, params, user):
+        if name not in g.snapshots:
+            raise PVEError("snapshot '%s' does not exist" % name)
+        if not params.get("force"):
+            self.check_lock(g)
+
+        def work(task):
+            snap = g.snapshots.pop(name)
+            for s in g.snapshots.values():
+                if s.get("parent") == name:
+                    s["parent"] = snap.get("parent")
+                    if snap.get("parent"):
+                        s["config"]["parent"] = snap["parent"]
+                    else:
+                        s["config"].pop("parent", None)
+            if g.config.get("parent") == name:
+                if snap.get("parent"):
+                    g.config["parent"] = snap["parent"]
+                else:
+                    g.config.pop("parent", None)
+            g.changed()
+            self.touch()
+
+        return self.tasks.start(g.node, "qmdelsnapshot" if g.type == "qemu" else "vzdelsnapshot", g.vmid, user, 1,
+                                work, lock_vmid=g.vmid)
+
+    def snapshot_rollback(self, g, name, params, user):
+        if name not in g.snapshots:
+            raise PVEError("snapshot '%s' does not exist" % name)
+        self.check_lock(g)
+
+        def work(task):
+            snap = g.snapshots[name]
+            if g.status == "running" and not snap.get("vmstate"):
+                self._stop(g)
+            conf = {k: v for k, v in snap["config"].items() if k not in ("snaptime", "vmstate")}
+            conf["parent"] = name
+            g.config = conf
+            g.pending = {}
+            g.pending_delete = {}
+            g.changed()
+            if params.get("start") and g.status != "running":
+                self._start(g)
+            self.touch()
+
+        return self.tasks.start(g.node, "qmrollback" if g.type == "qemu" else "vzrollback", g.vmid, user, 2, work,
+                                lock_vmid=g.vmid)
+
+    # --- migrate --------------------------------------------------------------
+    def local_disks(self, g):
+        out = []
+        for k, vol, d in g.drives():
+            if vol and ":" in vol and d.get("media") != "cdrom":
+                sid = vol.split(":")[0]
+                if sid in self.storages and not self.storages[sid].shared:
+                    out.append({"volid": vol, "size": propstring.size_to_bytes(d.get("size", "0")) if d.get("size") else 0,
+                                "drivename": k, "is_unused": 1 if UNUSED_RE.match(k) else 0})
+        return out
+
+    def migrate_precondition(self, g, target=None):
+        allowed, not_allowed = [], {}
+        local = self.local_disks(g)
+        for n, node in self.nodes.items():
+            if n == g.node:
+                continue
+            missing = [d["volid"].split(":")[0] for d in local if not self.storages[d["volid"].split(":")[0]].available_on(n)]
+            if node.status != "online":
+                not_allowed[n] = {"unavailable_storages": missing}
+            elif missing:
+                not_allowed[n] = {"unavailable_storages": sorted(set(missing))}
+            else:
+                allowed.append(n)
+        return {"running": 1 if g.status == "running" else 0, "allowed_nodes": allowed,
+                "not_allowed_nodes": not_allowed, "local_disks": local, "local_resources": [],
+                "mapped-resources": [], "mapped-resource-info": {}}
+
+    def migrate(self, g, params, user):
+        target = params["target"]
+        if target == g.node:
+            raise param_error({"target": "target is local node."})
+        node = self.get_node(target)
+        if node.status != "online":
+            raise PVEError("target node '%s' is not online" % target)
+        running = g.status == "running"
+        if running and not params.get("online") and not (g.type == "lxc" and params.get("restart")):
+            if g.type == "qemu":
+                raise PVEError("can't migrate running VM without --online")
+            raise PVEError("lxc live migration is currently not implemented")
+        self.check_lock(g)
+        local = self.local_disks(g)
+        if running and local and g.type == "qemu" and not params.get("with-local-disks"):
+            raise PVEError("can't live migrate attached local disks without with-local-disks option")
+        for d in local:
+            sid = params.get("targetstorage") or params.get("target-storage") or d["volid"].split(":")[0]
+            if not self.storages[sid].available_on(target):
+                raise PVEError("storage '%s' is not available on node '%s'" % (sid, target))
+        g.config["lock"] = "migrate"
+        g.changed()
+
+        def work(task):
+            for d in local:
+                vol = self.find_volume(g.node, d["volid"])
+                if vol is not None:
+                    self.remove_volume(g.node, d["volid"])
+                    sid = d["volid"].split(":")[0]
+                    self.volumes[(self.scope(sid, target), d["volid"])] = vol
+            task.log.append("migration finished successfully")
+            g.config.pop("lock", None)
+            g.node = target
+            g.changed()
+            self.touch()
+
+        def on_error(task):
+            g.config.pop("lock", None)
+            g.changed()
+
+        total = sum(d["size"] for d in local)
+        return self.tasks.start(g.node, "qmigrate" if g.type == "qemu" else "vzmigrate", g.vmid, user,
+                                self._duration(5, total), work, on_error, lock_vmid=g.vmid)
+
+    # --- agent / interfaces ------------------------------------------------------
+    def guest_ips(self, g):
+        """(name, mac, [(ip, prefix)]) per net device, from static ipconfig/ip= or the DHCP range."""
+        out = []
+        lo, _, hi = self.dhcp_range.partition("-")
+        lo_ip = ipaddress.ip_address(lo)
+        span = int(ipaddress.ip_address(hi or lo)) - int(lo_ip) + 1
+        for i in range(32):
+            key = "net%d" % i
+            if key not in g.config:
+                continue
+            if g.type == "qemu":
+                mac = propstring.parse_qemu_net(g.config[key]).get("macaddr", "")
+                ipc = propstring.loose_parse(g.config.get("ipconfig%d" % i, ""))
+                ip = ipc.get("ip", "dhcp")
+                name = "eth%d" % i
+            else:
+                d = propstring.loose_parse(g.config[key])
+                mac, ip, name = d.get("hwaddr", ""), d.get("ip", "dhcp"), d.get("name", "eth%d" % i)
+            addrs = []
+            if "/" in ip:
+                iface = ipaddress.ip_interface(ip)
+                addrs.append((str(iface.ip), iface.network.prefixlen))
+            elif ip == "dhcp":
+                addrs.append((str(ipaddress.ip_address(int(lo_ip) + (g.vmid * 7 + i) % span)), 24))
+            out.append((name, mac.lower(), addrs))
+        return out
+
+    def agent_interfaces(self, g):
+        agent = propstring.loose_parse(g.config.get("agent", ""), "enabled").get("enabled")
+        if agent not in ("1", "on", "yes", "true"):
+            raise PVEError("No QEMU guest agent configured")
+        if g.status != "running":
+            raise PVEError("VM %s is not running" % g.vmid)
+        ready = g.agent_ready
+        if ready is None:
+            ready = self.clock.now() - (g.started or 0) >= self.clock.duration(15)
+        if not ready:
+            raise PVEError("QEMU guest agent is not running")
+        res = [{"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [
+            {"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8},
+            {"ip-address": "::1", "ip-address-type": "ipv6", "prefix": 128}],
+            "statistics": {"rx-bytes": 0, "rx-packets": 0, "tx-bytes": 0, "tx-packets": 0,
+                           "rx-errs": 0, "rx-dropped": 0, "tx-errs": 0, "tx-dropped": 0}}]
+        for name, mac, addrs in self.guest_ips(g):
+            res.append({"name": name, "hardware-address": mac,
+                        "ip-addresses": [{"ip-address": a, "ip-address-type": "ipv4", "prefix": p} for a, p in addrs],
+                        "statistics": {"rx-bytes": 1024, "rx-packets": 10, "tx-bytes": 512, "tx-packets": 5,
+                                       "rx-errs": 0, "rx-dropped": 0, "tx-errs": 0, "tx-dropped": 0}})
+        return {"result": res}
+
+    def lxc_interfaces(self, g):
+        if g.status != "running":
+            return None
+        res = [{"name": "lo", "hwaddr": "00:00:00:00:00:00", "hardware-address": "00:00:00:00:00:00",
+                "inet": "127.0.0.1/8", "inet6": "::1/128",
+                "ip-addresses": [{"ip-address": "127.0.0.1", "ip-address-type": "inet", "prefix": 8},
+                                 {"ip-address": "::1", "ip-address-type": "inet6", "prefix": 128}]}]
+        for name, mac, addrs in self.guest_ips(g):
+            e = {"name": name, "hwaddr": mac, "hardware-address": mac,
+                 "ip-addresses": [{"ip-address": a, "ip-address-type": "inet", "prefix": p} for a, p in addrs]}
+            if addrs:
+                e["inet"] = "%s/%d" % addrs[0]
+            res.append(e)
+        return res

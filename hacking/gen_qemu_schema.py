@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+# Copyright (c) pve.cloud developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Regenerate plugins/module_utils/qemu_schema.py from PVE's API schema (apidata.json).
+
+    python hacking/gen_qemu_schema.py /path/to/pve-apidata.json > plugins/module_utils/qemu_schema.py
+"""
+
+from __future__ import annotations
+
+import json
+import pprint
+import re
+import sys
+
+# Parameters of POST /nodes/{node}/qemu that are not config keys.
+CREATE_ONLY = {'archive', 'bwlimit', 'force', 'live-restore', 'start', 'storage', 'unique', 'ha-managed',
+               'import-working-storage', 'pool', 'node', 'vmid'}
+# Index ranges from the option descriptions (the schema only says [n]).
+INDEX_MAX = {'net': 31, 'scsi': 30, 'virtio': 15, 'sata': 5, 'ide': 3, 'ipconfig': 31, 'unused': 255, 'usb': 29,
+             'hostpci': 15, 'serial': 3, 'parallel': 2, 'numa': 7, 'virtiofs': 9}
+
+HEADER = '''# -*- coding: utf-8 -*-
+# Copyright (c) pve.cloud developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""QEMU config keys and property-string formats, generated from the PVE %s API schema.
+
+Do not edit: regenerate with hacking/gen_qemu_schema.py.
+KEYS maps a config key (indexed keys as 'net[n]') to (type, enum, format name or None).
+FORMATS maps a format name to default_key, keys {name: (type, default, enum)}, aliases {alias: key}
+and key_aliases {alias: (key, value key)} (net's `virtio=MAC` sets model=virtio and macaddr=MAC).
+"""
+
+from __future__ import annotations
+
+'''
+
+
+def walk(nodes):
+    for node in nodes:
+        yield node
+        for child in walk(node.get('children', [])):
+            yield child
+
+
+def from_typetext(text):
+    keys = dict((m, ('string', None, None)) for m in re.findall(r'([a-z][a-z0-9_\-]*)=', text))
+    default = re.search(r'\[([a-z][a-z0-9_\-]*)=\]', text)
+    return dict(default_key=default.group(1) if default else None, keys=keys, aliases={}, key_aliases={})
+
+
+def main(path):
+    data = json.load(open(path))
+    props = None
+    for node in walk(data):
+        if node.get('path') == '/nodes/{node}/qemu':
+            props = node['info']['POST']['parameters']['properties']
+    keys, formats = {}, {}
+    for key, prop in sorted(props.items()):
+        if key in CREATE_ONLY:
+            continue
+        base = key.replace('[n]', '')
+        fmt = prop.get('format')
+        fmt_name = None
+        if isinstance(fmt, dict):
+            fmt_name = base
+            entry = dict(default_key=None, keys={}, aliases={}, key_aliases={})
+            for sub, spec in sorted(fmt.items()):
+                if 'alias' in spec:
+                    if 'keyAlias' in spec:
+                        entry['key_aliases'][sub] = (spec['keyAlias'], spec['alias'])
+                    else:
+                        entry['aliases'][sub] = spec['alias']
+                    continue
+                if spec.get('default_key'):
+                    entry['default_key'] = sub
+                entry['keys'][sub] = (spec.get('type', 'string'), spec.get('default'), spec.get('enum'))
+            formats[fmt_name] = entry
+        elif isinstance(fmt, str) and '=' in prop.get('typetext', ''):
+            fmt_name = base
+            formats[fmt_name] = from_typetext(prop['typetext'])
+        keys[key] = (prop.get('type', 'string'), prop.get('enum'), fmt_name)
+    version = 'PVE 9'
+    out = [HEADER % version, 'INDEX_MAX = ' + pprint.pformat(INDEX_MAX, width=110), '',
+           'KEYS = ' + pprint.pformat(keys, width=110), '', 'FORMATS = ' + pprint.pformat(formats, width=110), '']
+    sys.stdout.write('\n'.join(out))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])

@@ -35,7 +35,7 @@ description:
     the nested pool C(prod/web) gives C(proxmox_pool_prod_web)). Templates are only in C(all_templates) (and in the
     groups of O(groups) and O(keyed_groups)), so that plays on the other groups never touch them.
 author:
-  - pve.cloud developers
+  - pve.cloud developers (@pve-cloud)
 requirements:
   - proxmoxer >= 2.0
   - requests
@@ -405,16 +405,15 @@ def agent_enabled(config):
     value = (config or {}).get('agent')
     if value is None:
         return False
-    first = str(value).split(',')[0].strip()
-    if first.startswith('enabled='):
-        first = first[len('enabled='):]
-    return first.lower() in ('1', 'yes', 'on', 'true')
+    props = parse_property_string(value)
+    enabled = props.get('enabled', props.get(''))
+    return str(enabled).strip().lower() in ('1', 'yes', 'on', 'true')
 
 
 def _usable(text):
     """The ip_address of text if it can be used to reach the guest, else None."""
     try:
-        address = ipaddress.ip_address(str(text).split('/')[0].split('%')[0].strip())
+        address = ipaddress.ip_address(str(text).partition('/')[0].partition('%')[0].strip())
     except ValueError:
         return None
     if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:

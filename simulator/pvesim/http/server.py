@@ -286,6 +286,15 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "pve-api-daemon/3.0"
     sys_version = ""
 
+    wbufsize = 1 << 16  # headers and body leave in one segment (avoids Nagle/delayed-ACK stalls)
+
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
     def log_message(self, fmt, *args):
         pass
 

@@ -16,7 +16,7 @@ LXC_DRIVE_RE = re.compile(r"^rootfs$|^mp\d+$")
 UNUSED_RE = re.compile(r"^unused\d+$")
 NEW_DISK_RE = re.compile(r"^(([^/:\s]+):)?(\d+(\.\d+)?)$")
 FAST_PLUG = {"name", "description", "onboot", "tags", "protection", "startup", "hookscript", "lock", "shares",
-             "vmstatestorage", "balloon", "tablet", "hostname", "cores", "cpulimit", "cpuunits", "swap"}
+             "vmstatestorage", "balloon", "tablet", "cpulimit", "cpuunits"}
 LXC_HOT = {"memory", "swap", "cores", "cpulimit", "cpuunits", "description", "onboot", "tags", "protection",
            "startup", "hookscript", "lock"}
 CONTROL_KEYS = {"node", "vmid", "delete", "revert", "digest", "skiplock", "force", "background_delay",

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright (c) pve.cloud developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -10,7 +9,6 @@
 from __future__ import annotations
 
 import json
-import pprint
 import re
 import sys
 
@@ -26,7 +24,7 @@ HEADER = '''# -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""QEMU config keys and property-string formats, generated from the PVE %s API schema.
+"""QEMU config keys and property-string formats, generated from the %s API schema.
 
 Do not edit: regenerate with hacking/gen_qemu_schema.py.
 KEYS maps a config key (indexed keys as 'net[n]') to (type, enum, format name or None).
@@ -39,11 +37,24 @@ from __future__ import annotations
 '''
 
 
+def pretty(value, indent=0):
+    """PEP 8 friendly literal: one item per line, hanging indents of four spaces."""
+    pad = ' ' * (indent + 4)
+    flat = repr(value)
+    if len(flat) + indent < 100 or not isinstance(value, (dict, list, tuple)):
+        return flat
+    if isinstance(value, dict):
+        items = ['%s%r: %s,' % (pad, k, pretty(v, indent + 4)) for k, v in sorted(value.items())]
+        return '{\n' + '\n'.join(items) + '\n' + ' ' * indent + '}'
+    opening, closing = ('[', ']') if isinstance(value, list) else ('(', ')')
+    items = ['%s%s,' % (pad, pretty(v, indent + 4)) for v in value]
+    return opening + '\n' + '\n'.join(items) + '\n' + ' ' * indent + closing
+
+
 def walk(nodes):
     for node in nodes:
         yield node
-        for child in walk(node.get('children', [])):
-            yield child
+        yield from walk(node.get('children', []))
 
 
 def from_typetext(text):
@@ -84,8 +95,8 @@ def main(path):
             formats[fmt_name] = from_typetext(prop['typetext'])
         keys[key] = (prop.get('type', 'string'), prop.get('enum'), fmt_name)
     version = 'PVE 9'
-    out = [HEADER % version, 'INDEX_MAX = ' + pprint.pformat(INDEX_MAX, width=110), '',
-           'KEYS = ' + pprint.pformat(keys, width=110), '', 'FORMATS = ' + pprint.pformat(formats, width=110), '']
+    out = [HEADER % version + 'INDEX_MAX = ' + pretty(INDEX_MAX), '', 'KEYS = ' + pretty(keys), '',
+           'FORMATS = ' + pretty(formats), '']
     sys.stdout.write('\n'.join(out))
 
 

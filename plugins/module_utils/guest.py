@@ -263,7 +263,7 @@ class PVEGuestModule(object):
         base = int(self.client.get('/cluster/nextid'))
         if attempt <= 1:
             return base
-        for _ in range(5):
+        for _try in range(5):
             candidate = base + random.randint(1, 4 * attempt)
             try:
                 return int(self.client.get('/cluster/nextid', vmid=candidate))

@@ -307,8 +307,8 @@ def plan_disk(disk, have, param):
     if disk.storage and volume_storage(volume) and disk.storage != volume_storage(volume) \
             and not disk.import_from:
         raise InputError(param, '%s is on storage %s, not %s: this module never moves or recreates disks (move it '
-                                'with qm disk move, or use another slot)' % (what, volume_storage(volume),
-                                                                            disk.storage))
+                                'with qm disk move, or use another slot)'
+                         % (what, volume_storage(volume), disk.storage))
     grow = None
     if disk.size is not None and current.get('size'):
         have_size = ps.parse_size(current['size'])

@@ -22,7 +22,7 @@ description:
   - Disks are created as C(STORAGE:SIZE), grown with the resize call, never shrunk, moved or recreated.
   - In check mode nothing is written; the result has the planned O(ignore:actions) and the diff.
 author:
-  - pve.cloud developers
+  - pve.cloud developers (@pve-cloud)
 extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
@@ -226,7 +226,7 @@ options:
   networks:
     description:
       - Network devices keyed by C(net0) ... C(net31). Each value is a PVE property string
-        (V(virtio,bridge=vmbr0,tag=20)) or a dict with the keys of PVE's C(netN) property string: C(model)
+        (V(virtio,bridge=vmbr0,tag=20)) or a dict with the keys of PVE's C(netN) property string, C(model)
         (default V(virtio)), C(bridge), C(tag), C(firewall), C(macaddr), C(mtu), C(queues), C(rate),
         C(link_down), C(trunks).
       - The value is complete (sub-keys you leave out are removed, for example a C(firewall=1)) except the MAC
@@ -477,8 +477,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils import qemu as qm
-from ansible_collections.pve.cloud.plugins.module_utils.guest import (DIGEST_RE, InputError, PVEGuestModule,
-                                                                       guest_argument_spec, redact)
+from ansible_collections.pve.cloud.plugins.module_utils.guest import (
+    DIGEST_RE, InputError, PVEGuestModule, guest_argument_spec, redact)
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
 
 # Options that are QEMU config keys of the same name.

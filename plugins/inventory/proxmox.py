@@ -279,8 +279,8 @@ exclude_tags: [no-ansible]
 plugin: pve.cloud.proxmox
 want_config: true
 compose:
-  # the first static cloud-init or container address; no agent call at all
-  ansible_host: (proxmox_ipconfig0.ip | default(proxmox_net0.ip | default(''))).split('/')[0] or omit
+  # the static cloud-init or container address, else the name; no agent call at all
+  ansible_host: proxmox_ipconfig0.ip | default(proxmox_net0.ip) | default(proxmox_name) | regex_replace('/.*$', '')
   ansible_user: "'debian' if proxmox_type == 'qemu' else 'root'"
 keyed_groups:
   - key: proxmox_tags
@@ -781,9 +781,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             facts, hostvars = self._host_vars(guest, info)
             if not self._passes_filters(guest, facts, warned):
                 continue
-            name = self._host_name(guest, facts, used)
+            name, duplicate = self._host_name(guest, facts, used)
             if name is None:
                 continue
+            if duplicate and hostvars.get(self._fact('address_source')) == 'name':
+                # its DNS name is the other guest's
+                hostvars.pop('ansible_host', None)
+                hostvars.pop(self._fact('address_source'), None)
             if info.get('error'):
                 display.warning('pve.cloud.proxmox: %s (%s %s): only cluster facts: %s'
                                 % (name, guest['type'], guest['vmid'], info['error']))
@@ -846,15 +850,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             if not name:
                 display.warning('pve.cloud.proxmox: hostname template gave an empty name for %s %s; left out'
                                 % (guest['type'], guest['vmid']))
-                return None
+                return None, False
         if name in used:
             other = used[name]
             renamed = '%s_%s' % (name, guest['vmid'])
             display.warning('pve.cloud.proxmox: %s %s and %s %s are both named %s; the second is %s'
                             % (other['type'], other['vmid'], guest['type'], guest['vmid'], name, renamed))
-            name = renamed
+            used[renamed] = guest
+            return renamed, True
         used[name] = guest
-        return name
+        return name, False
 
     def _add_host(self, name, guest, hostvars):
         inventory = self.inventory

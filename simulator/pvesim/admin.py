@@ -50,6 +50,7 @@ def _handle(app, method, path, q, body):
         app.faults.clear()
         with c.lock:
             secret = c.root_token_secret
+            c.nodes_count = c.initial_nodes
             c.reset()
             _keep_root_secret(c, secret)
             app.rewire()

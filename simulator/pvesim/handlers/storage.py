@@ -137,7 +137,7 @@ def content_delete(ctx):
         c.remove_volume(node, volid)
         task.log.append("Removed volume '%s'" % volid)
 
-    task = c.tasks.start(node, "imgdel", volid, ctx.authid, 0, work)
+    task = c.tasks.start(node, "imgdel", "", ctx.authid, 0, work)
     if ctx.params.get("delay") and task.status == "stopped":
         return None
     return task.upid

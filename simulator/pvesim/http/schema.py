@@ -72,10 +72,20 @@ class Schema:
 
     def match(self, path):
         """Return (schema_path, {param: value}) or (None, None)."""
-        segs = [s for s in path.strip("/").split("/")]
+        import urllib.parse
+        segs = [urllib.parse.unquote(s) for s in path.strip("/").split("/")]
         if segs == [""]:
             return None, None
-        return self._match(self.tree, segs, 0, {})
+        res = self._match(self.tree, segs, 0, {})
+        if res[0] is None:
+            # an unencoded volume ID such as local:iso/x.iso: let the last path parameter take the rest
+            for cut in range(len(segs) - 1, 0, -1):
+                joined = segs[:cut] + ["/".join(segs[cut:])]
+                res = self._match(self.tree, joined, 0, {})
+                if res[0] and res[0].endswith("{volume}"):
+                    return res
+            return None, None
+        return res
 
     def _match(self, node, segs, i, params):
         if i == len(segs):

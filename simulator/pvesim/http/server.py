@@ -124,6 +124,7 @@ def parse_multipart(ctype, body):
         if part.get_filename() is not None:
             out["__file__"] = payload
             out["__filename__"] = part.get_filename()
+            out[name] = part.get_filename()
         else:
             out[name] = payload.decode("utf-8", "replace")
     return out
@@ -150,18 +151,19 @@ class App:
     # --- main entry ---------------------------------------------------------
     def handle(self, method, raw_path, headers, body):
         url = urllib.parse.urlsplit(raw_path)
-        path = urllib.parse.unquote(url.path)
+        path = url.path
         if path.startswith("/_pvesim/"):
             from .. import admin
             return admin.handle(self, method, path, url.query, body), None
         if not path.startswith("/api2/json/") and path != "/api2/json":
             return error(501, "no such uri", plain=True), None
-        api_path = "/" + path[len("/api2/json/"):].strip("/")
+        raw_api = "/" + path[len("/api2/json/"):].strip("/")
+        api_path = urllib.parse.unquote(raw_api)
         start = time.perf_counter()
         params = {}
         ident = None
         try:
-            resp, params, ident = self._api(method, api_path, url.query, headers, body)
+            resp, params, ident = self._api(method, api_path, raw_api, url.query, headers, body)
         except PVEError as exc:
             resp = error(exc.status, exc.message, exc.errors)
         except Exception as exc:  # an internal error is a plain 500, as a Perl die would be
@@ -174,7 +176,7 @@ class App:
                      ident.authid if ident else None)
         return resp, api_path
 
-    def _api(self, method, api_path, query, headers, body):
+    def _api(self, method, api_path, raw_api, query, headers, body):
         faults = self.faults.match_http(method, api_path) if self.faults.items else []
         action = None
         for f in faults:
@@ -195,7 +197,7 @@ class App:
                 action = "lost"
         if method in ("GET", "DELETE") and body:
             return error(501, "Unexpected content for method '%s'" % method, plain=True), {}, None
-        schema_path, uri_params = self.schema.match(api_path)
+        schema_path, uri_params = self.schema.match(raw_api)
         mobj = self.schema.methods.get(schema_path, {}).get(method) if schema_path else None
         if mobj is None:
             return error(501, "Method '%s %s' not implemented" % (method, api_path)), {}, None

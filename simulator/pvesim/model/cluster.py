@@ -54,6 +54,7 @@ class Cluster(GuestOps):
         self.clock = Clock(time_scale)
         self.rng = random.Random(seed)
         self.nodes_count = nodes
+        self.initial_nodes = nodes
         self.with_shared = with_shared
         self.reset()
 

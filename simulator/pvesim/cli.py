@@ -74,6 +74,8 @@ def generate_guests(cluster, count, seed=42):
     rng = random.Random(seed)
     nodes = list(cluster.nodes)
     with cluster.lock:
+        for st in cluster.storages.values():
+            st.total = max(st.total, 100 * 1024 ** 4)
         for p in ("prod", "dev", "lab"):
             cluster.pools.setdefault(p, {"poolid": p, "comment": None, "vms": [], "storage": []})
         for i in range(count):
@@ -81,14 +83,14 @@ def generate_guests(cluster, count, seed=42):
             gtype = "lxc" if i % 4 == 3 else "qemu"
             conf = {"cores": rng.choice([1, 2, 4]), "memory": rng.choice([512, 1024, 2048, 4096])}
             if gtype == "qemu":
-                conf.update({"name": "vm-%d" % vmid, "scsi0": "local-lvm:vm-%d-disk-0,size=%dG" % (vmid, rng.choice([8, 16, 32])),
+                conf.update({"name": "vm-%d" % vmid, "scsi0": "local-lvm:%d" % rng.choice([8, 16, 32]),
                              "net0": "virtio,bridge=vmbr0", "ostype": "l26", "scsihw": "virtio-scsi-single"})
                 if i % 3 == 0:
                     conf["agent"] = "1"
                     conf["ipconfig0"] = "ip=10.%d.%d.%d/16,gw=10.%d.0.1" % (i // 65536 % 256, i // 256 % 256, i % 256 or 1,
                                                                          i // 65536 % 256)
             else:
-                conf.update({"hostname": "ct-%d" % vmid, "rootfs": "local-lvm:vm-%d-disk-0,size=8G" % vmid,
+                conf.update({"hostname": "ct-%d" % vmid, "rootfs": "local-lvm:8",
                              "net0": "name=eth0,bridge=vmbr0,ip=dhcp", "ostype": "debian", "arch": "amd64"})
             if i % 5 == 0:
                 conf["tags"] = rng.choice(["web", "db;prod", "k8s;worker", "test"])
@@ -96,12 +98,7 @@ def generate_guests(cluster, count, seed=42):
                   "status": "running" if i % 2 == 0 else "stopped"}
             if i % 7 == 0:
                 gd["pool"] = rng.choice(["prod", "dev", "lab"])
-            g = cluster.scenario_guest(gd)
-            for k, v in list(g.config.items()):
-                if k in ("scsi0", "rootfs"):
-                    vol = v.split(",")[0]
-                    cluster.add_volume(g.node, vol, 1024 ** 3, content="images" if gtype == "qemu" else "rootdir",
-                                       vmid=vmid)
+            cluster.scenario_guest(gd)
         for st in cluster.storages.values():
             st.total = max(st.total, 100 * 1024 ** 4)
         cluster.touch()

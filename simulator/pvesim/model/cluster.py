@@ -67,6 +67,8 @@ class Cluster(GuestOps):
         self.nodes = {}
         self.storages = {}
         self.volumes = {}  # (scope, volid) -> dict ; scope = "" for shared storage else node
+        self._names = {}  # (scope, storage) -> volume base names, for allocation
+        self._used = {}  # (scope, storage) -> bytes used
         self.guests = {}
         self.pools = {}
         self.ha = {}
@@ -124,7 +126,11 @@ class Cluster(GuestOps):
                 s = Storage.__new__(Storage)
                 s.__dict__.update(sd)
                 self.storages[s.id] = s
-            self.volumes = {(a, b): v for a, b, v in d["volumes"]}
+            self.volumes = {}
+            self._names = {}
+            self._used = {}
+            for a, b, v in d["volumes"]:
+                self.put_volume(a, b, v)
             self.guests = {}
             for gd in d["guests"]:
                 g = Guest.from_dict(gd)
@@ -200,9 +206,17 @@ class Cluster(GuestOps):
             vol["parent"] = parent
         if data is not None:
             vol["data"] = data
-        self.volumes[(self.scope(sid, node), volid)] = vol
-        self.touch()
+        self.put_volume(self.scope(sid, node), volid, vol)
         return vol
+
+    def put_volume(self, scope, volid, vol):
+        if (scope, volid) in self.volumes:
+            self.drop_volume(scope, volid)
+        self.volumes[(scope, volid)] = vol
+        sid = volid.split(":", 1)[0]
+        self._used[(scope, sid)] = self._used.get((scope, sid), 0) + vol["used"]
+        self._names.setdefault((scope, sid), set()).add(self._basename(volid))
+        self.touch()
 
     def find_volume(self, node, volid):
         sid = volid.split(":", 1)[0]
@@ -213,12 +227,18 @@ class Cluster(GuestOps):
     def remove_volume(self, node, volid):
         sid = volid.split(":", 1)[0]
         if sid in self.storages:
-            self.volumes.pop((self.scope(sid, node), volid), None)
-            self.touch()
+            self.drop_volume(self.scope(sid, node), volid)
+
+    def drop_volume(self, scope, volid):
+        old = self.volumes.pop((scope, volid), None)
+        if old is not None:
+            sid = volid.split(":", 1)[0]
+            self._used[(scope, sid)] = self._used.get((scope, sid), 0) - old["used"]
+            self._names.get((scope, sid), set()).discard(self._basename(volid))
+        self.touch()
 
     def storage_used(self, sid, node):
-        scope = self.scope(sid, node)
-        return sum(v["used"] for (s, vid), v in self.volumes.items() if s == scope and vid.startswith(sid + ":"))
+        return self._used.get((self.scope(sid, node), sid), 0)
 
     def storage_status(self, sid, node):
         st = self.storages[sid]
@@ -237,25 +257,31 @@ class Cluster(GuestOps):
                 raise PVEError("lvcreate 'pve/vm-disk' error:   Insufficient free space: thin pool pve/data is full")
             raise PVEError("error during cfs-locked 'storage-%s' operation: No space left on device" % sid)
 
+    @staticmethod
+    def _basename(volid):
+        name = volid.split(":", 1)[1].rsplit("/", 1)[-1]
+        for ext in (".qcow2", ".raw", ".vmdk"):
+            if name.endswith(ext):
+                return name[:-len(ext)]
+        return name
+
+    def _name_taken(self, scope, sid, name):
+        keys = self._names.get((scope, sid))
+        return bool(keys) and name in keys
+
     def alloc_name(self, sid, node, vmid, fmt=None, prefix="vm", kind="disk"):
         st = self.storages[sid]
-        used_names = {vid for (s, vid) in self.volumes if s == self.scope(sid, node)}
+        scope = self.scope(sid, node)
         if kind == "cloudinit":
             name = "vm-%s-cloudinit" % vmid
             return ("%s:%s/%s.%s" % (sid, vmid, name, fmt or "qcow2")) if st.is_file else "%s:%s" % (sid, name)
         for n in range(0, 1000):
             name = "%s-%s-disk-%d" % (prefix, vmid, n)
+            if self._name_taken(scope, sid, name) or self._name_taken(scope, sid, "base-%s-disk-%d" % (vmid, n)):
+                continue
             if st.is_file:
-                volid = "%s:%s/%s.%s" % (sid, vmid, name, fmt or "qcow2")
-                alts = [volid.rsplit(".", 1)[0] + "." + f for f in ("raw", "qcow2", "vmdk")]
-                alts += [a.replace("/vm-", "/base-") for a in alts]
-            else:
-                volid = "%s:%s" % (sid, name)
-                alts = [volid, "%s:base-%s-disk-%d" % (sid, vmid, n)]
-            if not any(a in used_names for a in alts) and not any(
-                    u.endswith("/" + name) or u.endswith("/" + name + "." + (fmt or "qcow2")) for u in used_names
-                    if u.startswith(sid + ":")):
-                return volid
+                return "%s:%s/%s.%s" % (sid, vmid, name, fmt or "qcow2")
+            return "%s:%s" % (sid, name)
         raise PVEError("unable to allocate an image name for VM %s in storage '%s'" % (vmid, sid))
 
     def volume_in_use(self, volid):
@@ -334,6 +360,8 @@ class Cluster(GuestOps):
                     self.nodes[n.name] = n
                 # default content for the new node names
                 self.volumes = {}
+                self._names = {}
+                self._used = {}
                 for node in self.nodes:
                     self.add_volume(node, DEFAULT_ISO, 700 * 1024 ** 2, content="iso", fmt="iso")
                     self.add_volume(node, DEFAULT_VZTMPL, 130 * 1024 ** 2, content="vztmpl", fmt="tzst")
@@ -346,7 +374,8 @@ class Cluster(GuestOps):
                         content = propstring.split_list(content)
                     self.storages[sd["id"]] = Storage(sd["id"], sd.get("type", "dir"), content, sd.get("nodes"),
                                                       sd.get("shared", 0), int(sd.get("total", 500 * GiB)))
-                self.volumes = {k: v for k, v in self.volumes.items() if v["volid"].split(":")[0] in self.storages}
+                for k in [k for k, v in self.volumes.items() if v["volid"].split(":")[0] not in self.storages]:
+                    self.drop_volume(*k)
             for ud in sc.get("users", []):
                 if ud["userid"] not in self.access.users:
                     self.access.add_user(ud["userid"], ud.get("password"), groups=ud.get("groups", []))

@@ -486,7 +486,7 @@ class GuestOps:
                 self.remove_volume(node, vol)
             for (scope, volid), v in list(self.volumes.items()):
                 if v.get("vmid") == vmid and v["content"] in ("images", "rootdir"):
-                    self.volumes.pop((scope, volid), None)
+                    self.drop_volume(scope, volid)
             self.guests.pop(vmid, None)
             self.pool_remove_guest(vmid)
             self.touch()
@@ -774,7 +774,7 @@ class GuestOps:
         def on_error(task):
             for (scope, volid), v in list(self.volumes.items()):
                 if v.get("vmid") == newid and v["content"] in ("images", "rootdir"):
-                    self.volumes.pop((scope, volid), None)
+                    self.drop_volume(scope, volid)
             self.guests.pop(newid, None)
             self.pool_remove_guest(newid)
 
@@ -802,7 +802,7 @@ class GuestOps:
                 if src is not None:
                     self.remove_volume(g.node, vol)
                     src = dict(src, volid=newvol)
-                    self.volumes[(self.scope(sid, g.node), newvol)] = src
+                    self.put_volume(self.scope(sid, g.node), newvol, src)
                 d["file" if g.type == "qemu" else "volume"] = newvol
                 g.config[k] = propstring.render(d, "file" if g.type == "qemu" else "volume")
             g.config["template"] = 1
@@ -846,8 +846,8 @@ class GuestOps:
                 raise TaskError(exc.message)
             src = self.find_volume(g.node, vol)
             if src is not None:
-                src["size"] = new
-                src["used"] = new
+                src = dict(src, size=new, used=new)
+                self.put_volume(self.scope(sid, g.node), vol, src)
             d["size"] = propstring.bytes_to_size(new)
             g.config[disk] = propstring.render(d, "file" if g.type == "qemu" else "volume")
             task.log.append("resized %s to %s" % (disk, d["size"]))
@@ -1009,7 +1009,7 @@ class GuestOps:
                 if vol is not None:
                     self.remove_volume(g.node, d["volid"])
                     sid = d["volid"].split(":")[0]
-                    self.volumes[(self.scope(sid, target), d["volid"])] = vol
+                    self.put_volume(self.scope(sid, target), d["volid"], vol)
             task.log.append("migration finished successfully")
             g.config.pop("lock", None)
             g.node = target

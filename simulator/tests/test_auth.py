@@ -136,3 +136,17 @@ def test_root_only_and_roles(api):
     assert "VM.PowerMgmt" in roles["PVEVMUser"]["privs"]
     assert "Sys.Modify" not in roles["PVEAdmin"]["privs"]
     assert {"realm": "pam", "type": "pam", "comment": "Linux PAM standard authentication"} in api.ok("GET", "/access/domains")
+
+
+def test_per_option_config_privileges(pvesim, api):
+    api.create_vm(100)
+    api.ok("POST", "/access/users", data={"userid": "cd@pve"})
+    tok = api.ok("POST", "/access/users/cd@pve/token/ci", data={"privsep": 0})
+    api.ok("PUT", "/access/acl", data={"path": "/vms/100", "roles": "PVEVMUser", "users": "cd@pve"})
+    tapi = Api(pvesim, headers={"Authorization": "PVEAPIToken=cd@pve!ci=" + tok["value"]})
+    r = tapi.put("/nodes/pve1/qemu/100/config", data={"memory": 4096})
+    assert r.status_code == 403 and r.reason == "Permission check failed (/vms/100, VM.Config.Memory)"
+    assert tapi.put("/nodes/pve1/qemu/100/config", data={"ide2": "local:iso/debian-13.iso,media=cdrom"}).status_code == 200
+    assert tapi.put("/nodes/pve1/qemu/100/config", data={"ciuser": "admin"}).status_code == 200
+    r = tapi.post("/nodes/pve1/qemu", data={"vmid": 300})
+    assert r.status_code == 403 and r.reason == "Permission check failed (/vms/300, VM.Allocate)"

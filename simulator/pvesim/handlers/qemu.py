@@ -85,11 +85,50 @@ def qemu_pending(ctx):
     return ctx.cluster.pending_view(ctx.guest("qemu"))
 
 
+CPU_KEYS = {"cores", "sockets", "cpu", "cpulimit", "cpuunits", "vcpus", "numa", "affinity", "cpuset"}
+MEM_KEYS = {"memory", "balloon", "shares", "swap"}
+CI_KEYS = {"ciuser", "cipassword", "sshkeys", "nameserver", "searchdomain", "citype", "ciupgrade", "cicustom"}
+OPT_KEYS = {"name", "hostname", "description", "onboot", "tags", "protection", "startup", "agent", "ostype", "boot",
+            "hookscript", "lock", "tablet", "localtime", "keyboard", "reboot", "migrate_downtime", "migrate_speed",
+            "unprivileged", "features", "timezone", "console", "tty", "cmode", "template"}
+
+
+def config_privilege(gtype, key, value=None):
+    """The privilege PVE's check_vm_modify_config_perm wants for one option."""
+    import re
+    if key in CPU_KEYS:
+        return "VM.Config.CPU"
+    if key in MEM_KEYS:
+        return "VM.Config.Memory"
+    if key in CI_KEYS or key.startswith("ipconfig"):
+        return "VM.Config.Cloudinit"
+    if key.startswith("net"):
+        return "VM.Config.Network"
+    if is_drive(gtype, key) or re.match(r"^unused\d+$", key):
+        if value is not None and "media=cdrom" in str(value) and gtype == "qemu":
+            return "VM.Config.CDROM"
+        return "VM.Config.Disk"
+    if key in OPT_KEYS:
+        return "VM.Config.Options"
+    return "VM.Config.HWType"
+
+
+def check_config_perms(ctx, gtype, vmid, opts, delete):
+    if ctx.cluster.access.is_root(ctx.authid):
+        return
+    path = "/vms/%s" % vmid
+    for k, v in opts.items():
+        ctx.check(path, [config_privilege(gtype, k, v)])
+    for k in delete:
+        ctx.check(path, [config_privilege(gtype, k, ctx.cluster.guests[int(vmid)].config.get(k))])
+
+
 def update_config(ctx, gtype, is_async):
     c = ctx.cluster
     g = ctx.guest(gtype)
     c.check_node_online(g.node)
     opts, delete, revert = c.precheck_update(g, ctx.params, ctx.valid_key, ctx.is_root)
+    check_config_perms(ctx, gtype, g.vmid, opts, delete)
     force = ctx.params.get("force")
     if not is_async:
         c.apply_update(g, opts, delete, revert, force)

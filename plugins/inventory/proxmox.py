@@ -20,8 +20,8 @@ description:
     environment variables from credentials).
   - Facts, all under O(facts_prefix) (V(proxmox_) by default); C(vmid), C(name), C(node), C(type) (also as
     C(vmtype), the name community.proxmox uses), C(status), C(tags) (a list, also as C(tags_parsed)), C(pool),
-    C(template) (bool), C(lock), C(hastate), C(cpus), C(maxmem) and C(maxdisk) (bytes). Values PVE does not report
-    for a guest (no pool, no lock, not HA-managed) are V(null).
+    C(template) (bool), C(lock), C(hastate), C(cpus), C(maxmem) and C(maxdisk) (bytes). C(pool), C(lock) and C(hastate) are
+    an empty string for a guest outside any pool, not locked, or not HA-managed.
   - With O(want_config), every key of the guest's configuration as C(<prefix><key>); property strings whose every
     part is C(key=value) become dictionaries (C(proxmox_net0.bridge), C(proxmox_ipconfig0.ip)) and disks keep the
     volume under C(disk_image), as community.proxmox does. Configuration keys that repeat a fact above
@@ -505,10 +505,11 @@ def resource_facts(resource):
         status=resource.get('status'),
         tags=tags,
         tags_parsed=list(tags),
-        pool=resource.get('pool') or None,
+        # '' rather than None: keyed_groups' default_value applies to '' on every ansible-core version
+        pool=resource.get('pool') or '',
         template=bool(int(resource.get('template') or 0)),
-        lock=resource.get('lock') or None,
-        hastate=resource.get('hastate') or None,
+        lock=resource.get('lock') or '',
+        hastate=resource.get('hastate') or '',
         cpus=resource.get('maxcpu'),
         maxmem=resource.get('maxmem'),
         maxdisk=resource.get('maxdisk'),

@@ -146,7 +146,7 @@ def test_resource_facts_coerce_wire_types():
     assert facts['vmid'] == 100
     assert facts['tags'] == ['web', 'prod']
     assert facts['template'] is False
-    assert facts['pool'] is None and facts['lock'] is None and facts['hastate'] is None
+    assert facts['pool'] == facts['lock'] == facts['hastate'] == ''
     assert facts['vmtype'] == facts['type'] == 'qemu'
     assert resource_facts({'vmid': 9000, 'type': 'qemu', 'template': 1})['template'] is True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -68,7 +69,7 @@ class Run(object):
         self.reads = [c for c in self.calls if c[0] == 'GET']
         self.logins = [c for c in self.calls if c[1] == '/access/ticket']
         self.output = self.proc.stdout
-        self.error = self.proc.stderr
+        self.error = ' '.join(self.proc.stderr.split())  # 2.16 wraps warnings
         if command == '--list' and self.proc.returncode == 0:
             data = unwrap(json.loads(self.proc.stdout))
             self.hostvars = data['_meta']['hostvars']
@@ -102,7 +103,7 @@ def env_only_token_one_call():
     expected = dict(proxmox_vmid=100, proxmox_name='web1', proxmox_node='pve1', proxmox_type='qemu',
                     proxmox_vmtype='qemu', proxmox_status='running', proxmox_tags=['web', 'prod'],
                     proxmox_tags_parsed=['web', 'prod'], proxmox_pool='prod', proxmox_template=False,
-                    proxmox_lock=None, proxmox_hastate=None, proxmox_cpus=2, proxmox_maxmem=2048 * 1024 ** 2)
+                    proxmox_lock='', proxmox_hastate='', proxmox_cpus=2, proxmox_maxmem=2048 * 1024 ** 2)
     for key, value in expected.items():
         assert web1.get(key) == value, (key, web1.get(key), value)
     assert 'ansible_host' not in web1 and 'proxmox_cores' not in web1, web1
@@ -240,6 +241,7 @@ def constructed_options():
 @check
 def cache_second_run_makes_no_call():
     cache_dir = os.path.join(OUT, 'inventory-cache')
+    shutil.rmtree(cache_dir, ignore_errors=True)
     config = dict(want_config=True, want_addresses=True, cache=True, cache_plugin='ansible.builtin.jsonfile',
                   cache_connection=cache_dir, cache_timeout=600)
     first = Run('cached', config).ok()
@@ -247,8 +249,15 @@ def cache_second_run_makes_no_call():
     second = Run('cached', config).ok()
     assert second.calls == [], second.calls
     assert second.hostvars == first.hostvars
-    flushed = Run('cached', config, args=['--flush-cache']).ok()
-    assert len(flushed.reads) == 11, flushed.paths()
+
+    # meta: refresh_inventory reads the cluster again (the start of the play still uses the cache)
+    playbook = os.path.join(OUT, 'refresh.yml')
+    with open(playbook, 'w') as fh:
+        json.dump([dict(hosts='localhost', gather_facts=False, tasks=[{'meta': 'refresh_inventory'}])], fh)
+    seq = admin('GET', '/_pvesim/counters')['seq']
+    subprocess.run(['ansible-playbook', '-i', os.path.join(OUT, 'cached.proxmox.yml'), playbook], check=True,
+                   capture_output=True)
+    assert len(admin('GET', '/_pvesim/requests?since=%d' % seq)) == 11
     # different read options: the cached data is not used
     assert len(Run('cached', dict(config, want_addresses=False)).ok().reads) == 8
 

@@ -176,6 +176,8 @@ def test_ha_resources(api):
     assert r.status_code == 500 and r.reason == "resource ID 'vm:100' already defined"
     assert api.ok("GET", "/cluster/ha/resources/vm:100")["state"] == "started"
     assert api.ok("GET", "/nodes/pve1/qemu/100/status/current")["ha"]["managed"] == 1
+    res = {x["id"]: x for x in api.ok("GET", "/cluster/resources", params={"type": "vm"})}
+    assert res["qemu/100"]["hastate"] == "started"
     r = api.delete("/nodes/pve1/qemu/100")
     assert r.status_code == 500
     assert r.reason == "unable to remove VM 100 - used in HA resources and purge parameter not set."

@@ -34,9 +34,13 @@ def resources(ctx):
                 parts.append(json.dumps(_node_entry(c, node)))
     if typ in (None, "vm"):
         nodestat = {n: node.status for n, node in c.nodes.items()}
+        ha = c.ha
         for g in c.guests.values():
             if root or ctx.can("/vms/%s" % g.vmid, ["VM.Audit"]):
-                parts.append(g.summary(now, nodestat.get(g.node, "unknown")))
+                hastate = None
+                if ha:
+                    hastate = ha.get("%s:%s" % ("vm" if g.type == "qemu" else "ct", g.vmid), {}).get("state")
+                parts.append(g.summary(now, nodestat.get(g.node, "unknown"), hastate))
     if typ in (None, "storage"):
         for node in c.nodes:
             for sid, st in c.storages.items():

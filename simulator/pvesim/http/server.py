@@ -210,7 +210,9 @@ class App:
                                % api_path, 403)
         else:
             try:
-                ident = authenticate(self.cluster.access, headers, method)
+                # uploads are exempt from CSRF (pveproxy checks Datastore.AllocateTemplate instead)
+                ident = authenticate(self.cluster.access, headers, method,
+                                     csrf_exempt=schema_path == "/nodes/{node}/storage/{storage}/upload")
             except PVEError as exc:
                 return error(exc.status, exc.message), params, None
             if ident is None:

@@ -149,10 +149,10 @@ class Guest:
             return self.config.get("hostname", "CT%s" % self.vmid)
         return self.config.get("name", "VM%s" % self.vmid)
 
-    def summary(self, now, node_status="online"):
+    def summary(self, now, node_status="online", hastate=None):
         """The /cluster/resources entry as a pre-encoded JSON string (cached until the guest changes)."""
         s = self._summary
-        if s is not None and (self.status != "running" or now - s[1] < 10) and s[2] == node_status:
+        if s is not None and (self.status != "running" or now - s[1] < 10) and s[2] == node_status and s[3] == hastate:
             return s[0]
         running = self.status == "running"
         d = {"id": "%s/%s" % (self.type, self.vmid), "type": self.type, "vmid": self.vmid, "node": self.node,
@@ -167,8 +167,10 @@ class Guest:
             d["lock"] = self.config["lock"]
         if self.pool:
             d["pool"] = self.pool
+        if hastate:
+            d["hastate"] = hastate
         enc = json.dumps(d, separators=(",", ":"))
-        self._summary = (enc, now, node_status)
+        self._summary = (enc, now, node_status, hastate)
         return enc
 
 
@@ -612,7 +614,6 @@ class GuestOps:
         if g.type == "qemu":
             d["qmpstatus"] = g.qmpstatus or g.status
             if running:
-                d["status"] = "paused" if g.qmpstatus == "paused" else "running"
                 d["status"] = "running"
                 d["pid"] = 10000 + g.vmid
                 d["running-machine"] = "pc-i440fx-9.2+pve1"

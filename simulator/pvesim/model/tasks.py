@@ -95,10 +95,16 @@ class TaskManager:
                 raise TaskError(error)
             if task.work:
                 task.work(task)
-        except (TaskError, PVEError) as exc:
+        except Exception as exc:  # any worker failure ends the task, as a die in a PVE worker does
+            if not isinstance(exc, (TaskError, PVEError)):
+                import traceback
+                traceback.print_exc()
             msg = str(exc).strip().replace("\n", " ")
             if task.on_error:
-                task.on_error(task)
+                try:
+                    task.on_error(task)
+                except Exception:  # cleanup must not keep the task running
+                    pass
             task.log.append("TASK ERROR: " + msg)
             task.exitstatus = msg
         else:

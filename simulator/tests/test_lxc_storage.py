@@ -178,6 +178,9 @@ def test_ha_resources(api):
     assert api.ok("GET", "/nodes/pve1/qemu/100/status/current")["ha"]["managed"] == 1
     res = {x["id"]: x for x in api.ok("GET", "/cluster/resources", params={"type": "vm"})}
     assert res["qemu/100"]["hastate"] == "started"
+    upid = api.run("POST", "/nodes/pve1/qemu/100/status/stop")
+    assert upid.split(":")[5] == "hastop"
+    assert api.ok("GET", "/cluster/ha/resources/vm:100")["state"] == "stopped"
     r = api.delete("/nodes/pve1/qemu/100")
     assert r.status_code == 500
     assert r.reason == "unable to remove VM 100 - used in HA resources and purge parameter not set."

@@ -143,3 +143,13 @@ def test_raw_reason_phrase_over_socket(pvesim):
                 data += chunk
     assert data.startswith(b"HTTP/1.1 501 Method 'GET /nodes/x/foo' not implemented\r\n")
     assert json.loads(data.split(b"\r\n\r\n", 1)[1])["data"] is None
+
+
+def test_extjs_format(pvesim):
+    h = pvesim.token_header
+    r = requests.get(pvesim.url + "/api2/extjs/nodes/pve1/qemu/100/config", headers=h, verify=pvesim.ca_path)
+    assert r.status_code == 200
+    assert r.json() == {"success": 0, "data": None, "status": 500,
+                        "message": "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist\n"}
+    r = requests.get(pvesim.url + "/api2/extjs/version", headers=h, verify=pvesim.ca_path)
+    assert r.json()["success"] == 1 and r.json()["data"]["release"] == "9.2"

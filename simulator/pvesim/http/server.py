@@ -53,6 +53,20 @@ def error(status, message, errors=None, plain=False):
     return Response(status, reason, json.dumps(body, separators=(",", ":")).encode())
 
 
+def to_extjs(resp):
+    """api2/extjs: always HTTP 200 with {success, data, message?, status?, errors?}."""
+    try:
+        env = json.loads(resp.body.decode("utf-8")) if resp.ctype.startswith("application/json") else {}
+    except ValueError:
+        env = {}
+    if resp.status == 200:
+        env["success"] = 1
+    else:
+        env = {"success": 0, "data": None, "message": env.get("message", resp.reason + "\n"), "status": resp.status,
+               **({"errors": env["errors"]} if env.get("errors") else {})}
+    return Response(200, "OK", json.dumps(env, separators=(",", ":")).encode())
+
+
 class RequestLog:
     def __init__(self, path=None):
         self.path = path
@@ -155,9 +169,11 @@ class App:
         if path.startswith("/_pvesim/"):
             from .. import admin
             return admin.handle(self, method, path, url.query, body), None
-        if not path.startswith("/api2/json/") and path != "/api2/json":
+        fmt = path.split("/")[2] if path.startswith("/api2/") and path.count("/") >= 2 else None
+        if fmt not in ("json", "extjs"):
             return error(501, "no such uri", plain=True), None
-        raw_api = "/" + path[len("/api2/json/"):].strip("/")
+        prefix = "/api2/%s/" % fmt
+        raw_api = "/" + path[len(prefix):].strip("/")
         api_path = urllib.parse.unquote(raw_api)
         start = time.perf_counter()
         params = {}
@@ -174,6 +190,8 @@ class App:
             time.sleep(self.auth_delay)
         self.log.add(method, api_path, params, resp.status, (time.perf_counter() - start) * 1000,
                      ident.authid if ident else None)
+        if fmt == "extjs" and resp.action is None and resp.status != 401:
+            resp = to_extjs(resp)
         return resp, api_path
 
     def _api(self, method, api_path, raw_api, query, headers, body):

@@ -570,6 +570,11 @@ class GuestOps:
         prefix = "qm" if g.type == "qemu" else "vz"
         ttype = {"suspend": "qmpause" if not params.get("todisk") else "qmsuspend"}.get(action, prefix + action) \
             if g.type == "qemu" else prefix + action
+        hasid = "%s:%s" % ("vm" if g.type == "qemu" else "ct", vmid)
+        if hasid in self.ha and action in ("start", "stop", "shutdown"):
+            # HA-managed guests: the API only records the request state; the CRM does the work
+            ttype = "hastart" if action == "start" else "hastop"
+            self.ha[hasid]["state"] = "started" if action == "start" else "stopped"
         durations = {"start": 2, "stop": 1, "shutdown": 5, "reboot": 6, "reset": 1, "suspend": 1, "resume": 1}
 
         def work(task):
@@ -609,8 +614,10 @@ class GuestOps:
         d = {"vmid": g.vmid, "status": g.status, "name": g.name(), "cpus": g.cpus(), "cpu": 0.01 if running else 0,
              "mem": g.maxmem() // 4 if running else 0, "maxmem": g.maxmem(), "maxdisk": g.maxdisk(), "disk": 0,
              "uptime": int(now - g.started) if running and g.started else 0, "netin": 0, "netout": 0,
-             "diskread": 0, "diskwrite": 0, "ha": {"managed": 1 if ("vm:%s" % g.vmid) in self.ha or
-                                                   ("ct:%s" % g.vmid) in self.ha else 0}}
+             "diskread": 0, "diskwrite": 0, "ha": {"managed": 0}}
+        ha = self.ha.get("%s:%s" % ("vm" if g.type == "qemu" else "ct", g.vmid))
+        if ha:
+            d["ha"] = {"managed": 1, "state": ha.get("state", "started")}
         if g.type == "qemu":
             d["qmpstatus"] = g.qmpstatus or g.status
             if running:
@@ -1022,7 +1029,10 @@ class GuestOps:
             g.changed()
 
         total = sum(d["size"] for d in local)
-        return self.tasks.start(g.node, "qmigrate" if g.type == "qemu" else "vzmigrate", g.vmid, user,
+        ttype = "qmigrate" if g.type == "qemu" else "vzmigrate"
+        if ("%s:%s" % ("vm" if g.type == "qemu" else "ct", g.vmid)) in self.ha:
+            ttype = "hamigrate"
+        return self.tasks.start(g.node, ttype, g.vmid, user,
                                 self._duration(5, total), work, on_error, lock_vmid=g.vmid)
 
     # --- agent / interfaces ------------------------------------------------------

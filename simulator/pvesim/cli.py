@@ -87,8 +87,8 @@ def generate_guests(cluster, count, seed=42):
                              "net0": "virtio,bridge=vmbr0", "ostype": "l26", "scsihw": "virtio-scsi-single"})
                 if i % 3 == 0:
                     conf["agent"] = "1"
-                    conf["ipconfig0"] = "ip=10.%d.%d.%d/16,gw=10.%d.0.1" % (i // 65536 % 256, i // 256 % 256, i % 256 or 1,
-                                                                         i // 65536 % 256)
+                    conf["ipconfig0"] = "ip=10.%d.%d.%d/16,gw=10.%d.0.1" % (
+                        i // 65536 % 256, i // 256 % 256, i % 256 or 1, i // 65536 % 256)
             else:
                 conf.update({"hostname": "ct-%d" % vmid, "rootfs": "local-lvm:8",
                              "net0": "name=eth0,bridge=vmbr0,ip=dhcp", "ostype": "debian", "arch": "amd64"})

@@ -151,7 +151,6 @@ def content_alloc(ctx):
     fname = ctx.params["filename"]
     vmid = ctx.params["vmid"]
     size = ctx.params["size"]
-    from .. import propstring
     m = re.match(r"^(\d+)([KMG])?$", size)
     if not m:
         raise param_error({"size": "unable to parse size '%s'" % size})
@@ -162,7 +161,6 @@ def content_alloc(ctx):
         raise PVEError("volume '%s' already exists" % volid)
     c.alloc_check(st.id, node, nbytes)
     c.add_volume(node, volid, nbytes, content="images", fmt=fmt, vmid=vmid)
-    del propstring
     return volid
 
 

@@ -36,8 +36,8 @@ BUILTIN_ROLES = {
 ALL_PRIVS = sorted(set(p for v in BUILTIN_ROLES.values() for p in v) | {
     "Realm.Allocate", "Pool.Allocate", "Datastore.Allocate", "SDN.Allocate", "Group.Allocate"})
 BUILTIN_ROLES["Administrator"] = ALL_PRIVS
-BUILTIN_ROLES["PVEAdmin"] = [p for p in ALL_PRIVS if p not in ("Sys.PowerMgmt", "Sys.Modify", "Realm.Allocate",
-                                                                 "Permissions.Modify")]
+_NOT_PVEADMIN = ("Sys.PowerMgmt", "Sys.Modify", "Realm.Allocate", "Permissions.Modify")
+BUILTIN_ROLES["PVEAdmin"] = [p for p in ALL_PRIVS if p not in _NOT_PVEADMIN]
 
 TICKET_LIFETIME = 7200
 

@@ -334,8 +334,6 @@ class GuestOps:
         for k in revert:
             if k in opts:
                 raise param_error({"revert": "you can't use '-%s' and '-revert %s' at the same time" % (k, k)})
-        if params.get("force") and not delete:
-            raise param_error({"force": "missing property required by 'force'"}) if False else None
         if params.get("digest") and params["digest"] != g.digest():
             if g.type == "qemu":
                 raise PVEError("checksum mismatch (file change by other user?)")
@@ -586,9 +584,7 @@ class GuestOps:
                 self._start(g)
             elif action in ("stop", "shutdown"):
                 if g.status != "running":
-                    task.log.append("VM %s not running" % vmid if False else "")
-                    task.log.pop()
-                    return
+                    return  # stopping a stopped guest is a successful no-op
                 self._stop(g)
             elif action == "reboot":
                 self._stop(g)

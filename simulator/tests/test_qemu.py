@@ -298,3 +298,13 @@ def test_lists_and_resources(api):
     assert st[0]["type"] == "cluster" and len(st) == 4
     nodes = api.ok("GET", "/nodes")
     assert {n["node"] for n in nodes} == {"pve1", "pve2", "pve3"} and nodes[0]["status"] == "online"
+
+
+def test_disk_numbering_follows_drive_order(api):
+    api.create_vm(100, efidisk0="local-lvm:1", tpmstate0="local-lvm:1", scsi1="local-lvm:2", virtio0="local-lvm:2",
+                  sata0="local-lvm:2")
+    c = api.ok("GET", "/nodes/pve1/qemu/100/config")
+    names = {k: c[k].split(",")[0] for k in ("sata0", "scsi0", "scsi1", "virtio0", "efidisk0", "tpmstate0")}
+    assert names == {"sata0": "local-lvm:vm-100-disk-0", "scsi0": "local-lvm:vm-100-disk-1",
+                     "scsi1": "local-lvm:vm-100-disk-2", "virtio0": "local-lvm:vm-100-disk-3",
+                     "efidisk0": "local-lvm:vm-100-disk-4", "tpmstate0": "local-lvm:vm-100-disk-5"}

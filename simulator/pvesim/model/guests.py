@@ -24,6 +24,18 @@ CONTROL_KEYS = {"node", "vmid", "delete", "revert", "digest", "skiplock", "force
 MASKED = ("cipassword",)
 
 
+_DRIVE_ORDER = {"ide": 0, "sata": 1, "scsi": 2, "virtio": 3, "efidisk": 4, "tpmstate": 5, "rootfs": 0, "mp": 1,
+                "unused": 6}
+
+
+def key_order(key):
+    """Config keys in the order PVE allocates drives (valid_drive_names: ide, sata, scsi, virtio, efidisk, tpmstate)."""
+    m = re.match(r"^([a-z]+)(\d*)$", key)
+    if m and m.group(1) in _DRIVE_ORDER:
+        return (1, _DRIVE_ORDER[m.group(1)], int(m.group(2) or 0), key)
+    return (0, 0, 0, key)
+
+
 def is_drive(gtype, key):
     return bool((QEMU_DRIVE_RE if gtype == "qemu" else LXC_DRIVE_RE).match(key))
 
@@ -404,6 +416,7 @@ class GuestOps:
         for k in MASKED:
             if k in conf:
                 conf[k] = "**********"
+        conf = dict(sorted(conf.items()))
         conf["digest"] = g.digest()
         return conf
 
@@ -467,7 +480,7 @@ class GuestOps:
                 conf["hostname"] = opts.pop("hostname", "CT%s" % vmid)
                 if "rootfs" not in opts:
                     opts["rootfs"] = "%s:4" % params.get("storage", "local")
-            for k, v in sorted(opts.items()):
+            for k, v in sorted(opts.items(), key=lambda kv: key_order(kv[0])):
                 if is_drive(gtype, k):
                     task.log.append("allocating disk for %s" % k)
                     v = self.alloc_drive(g, k, str(v), default_storage=params.get("storage"))
@@ -501,7 +514,7 @@ class GuestOps:
         node = gd.get("node") or next(iter(self.nodes))
         g = Guest(vmid, gtype, node)
         self.guests[vmid] = g
-        for k, v in (gd.get("config") or {}).items():
+        for k, v in sorted((gd.get("config") or {}).items(), key=lambda kv: key_order(kv[0])):
             if is_drive(gtype, k):
                 v = self.alloc_drive(g, k, str(v))
             v = self.fill_net(g, k, v)
@@ -718,7 +731,7 @@ class GuestOps:
 
         def work(task):
             conf = {}
-            for k, v in src_conf.items():
+            for k, v in sorted(src_conf.items(), key=lambda kv: key_order(kv[0])):
                 if k in ("lock", "template", "parent", "vmstate", "snaptime") or UNUSED_RE.match(k):
                     continue
                 if is_drive(g.type, k):

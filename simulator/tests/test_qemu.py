@@ -308,3 +308,17 @@ def test_disk_numbering_follows_drive_order(api):
     assert names == {"sata0": "local-lvm:vm-100-disk-0", "scsi0": "local-lvm:vm-100-disk-1",
                      "scsi1": "local-lvm:vm-100-disk-2", "virtio0": "local-lvm:vm-100-disk-3",
                      "efidisk0": "local-lvm:vm-100-disk-4", "tpmstate0": "local-lvm:vm-100-disk-5"}
+
+
+def test_background_delay_and_unlock(pvesim, api):
+    api.create_vm(100)
+    assert api.ok("POST", "/nodes/pve1/qemu/100/config", data={"cores": 3, "background_delay": 5}) is None
+    pvesim.fault(kind="task_fail", task_type="qmconfig", message="hotplug problem")
+    r = api.post("/nodes/pve1/qemu/100/config", data={"cores": 4, "background_delay": 5})
+    assert r.status_code == 500 and r.reason == "failed to update VM 100: hotplug problem"
+    pvesim.fault(kind="lock", vmid=100, lock="migrate")
+    r = api.put("/nodes/pve1/qemu/100/config", data={"delete": "lock"})
+    assert r.status_code == 500 and r.reason == "VM is locked (migrate)"
+    r = api.put("/nodes/pve1/qemu/100/config", data={"delete": "lock", "skiplock": 1})
+    assert r.status_code == 200  # root clears a stale lock (the API form of qm unlock)
+    assert "lock" not in api.ok("GET", "/nodes/pve1/qemu/100/config")

@@ -350,8 +350,7 @@ class GuestOps:
             if g.type == "qemu":
                 raise PVEError("checksum mismatch (file change by other user?)")
             raise PVEError("detected modified configuration - file changed by other user? Try again.")
-        only_unlock = delete == ["lock"]
-        self.check_lock(g, params.get("skiplock") or only_unlock and is_root)
+        self.check_lock(g, params.get("skiplock"))
         self.flock(g)
         if "balloon" in opts and "memory" in (opts or g.config):
             mem = int(propstring.loose_parse(opts.get("memory", g.config.get("memory", "512")), "current")["current"])

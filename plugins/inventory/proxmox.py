@@ -246,6 +246,8 @@ notes:
     credentials fail the inventory with the URL and the cause.
   - A guest whose configuration cannot be read (deleted during the run, no permission) is kept with the cluster
     facts, a C(<prefix>facts_error) fact, and a warning.
+  - Guests on an offline node (status C(unknown)) are kept with the cluster facts only; no per-guest call is made
+    for them, since their node cannot answer.
   - At C(-vvv) every API call (method, path, status, duration) is shown.
 seealso:
   - name: Proxmox VE API, /cluster/resources
@@ -710,7 +712,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         details = {}
         config = {}
         try:
-            if self._needs_config:
+            # status 'unknown': the guest's node is offline and cannot answer (PVE gives 595 after the retries)
+            if self._needs_config and guest.get('status') != 'unknown':
                 config = client.get(base + '/config') or {}
                 details['config'] = config
             if self._want_addresses:

@@ -23,7 +23,7 @@ import urllib.request
 OUT = os.environ['OUTPUT_DIR']
 SIM = os.environ['PVESIM_URL']
 SSL = ssl.create_default_context(cafile=os.environ['PROXMOX_CA_PATH'])
-ALL_GUESTS = {'web1', 'web2', 'db1', 'web1_103', 'ct-static', 'ct-dhcp', 'ct-off'}
+ALL_GUESTS = {'web1', 'web2', 'db1', 'web1_103', 'ct-static', 'ct-dhcp', 'ct-off', 'lost1'}
 CHECKS = []
 
 
@@ -109,10 +109,10 @@ def env_only_token_one_call():
     assert 'ansible_host' not in web1 and 'proxmox_cores' not in web1, web1
     assert run.hostvars['ct-static']['proxmox_type'] == 'lxc'
 
-    groups = dict(proxmox_all_qemu={'web1', 'web2', 'db1', 'web1_103'},
+    groups = dict(proxmox_all_qemu={'web1', 'web2', 'db1', 'web1_103', 'lost1'},
                   proxmox_all_lxc={'ct-static', 'ct-dhcp', 'ct-off'},
                   proxmox_all_running={'web1', 'web2', 'ct-static', 'ct-dhcp'},
-                  proxmox_all_stopped={'db1', 'web1_103', 'ct-off'},
+                  proxmox_all_stopped={'db1', 'web1_103', 'ct-off'}, proxmox_all_unknown={'lost1'},
                   proxmox_pve1={'web1', 'db1'}, proxmox_pve1_qemu={'web1', 'db1'},
                   proxmox_pve2_lxc={'ct-static'}, proxmox_pve_3={'web1_103', 'ct-dhcp', 'ct-off'},
                   proxmox_pve_3_lxc={'ct-dhcp', 'ct-off'},
@@ -145,6 +145,8 @@ def config_and_addresses():
     assert sources['ct-off'] == ('ct-off', 'name'), sources
     # the DNS name "web1" is the other guest's: no ansible_host for the renamed duplicate
     assert sources['web1_103'] == (None, None), sources
+    assert sources['lost1'] == ('lost1', 'name'), sources  # its node is offline: no call, no config
+    assert 'proxmox_ipconfig0' not in hv['lost1'] and hv['lost1']['proxmox_status'] == 'unknown'
 
     agent = hv['web1']['proxmox_agent_interfaces']
     assert [i['name'] for i in agent] == ['lo', 'eth0'] and agent[1]['ip-addresses'][0].startswith('192.168.100.')
@@ -206,7 +208,7 @@ def jinja_filters_on_config_facts():
 @check
 def naming_and_prefixes():
     run = Run('by_vmid', dict(hostname='vmid')).ok()
-    assert run.hosts() == {'100', '101', '102', '103', '200', '201', '202'}, run.hosts()
+    assert run.hosts() == {'100', '101', '102', '103', '200', '201', '202', '300'}, run.hosts()
     run = Run('by_template', dict(hostname='{{ name }}.{{ node }}.example', facts_prefix='pve_', group_prefix='pve_')).ok()
     assert 'web1.pve1.example' in run.hosts() and 'web1.pve-3.example' in run.hosts(), run.hosts()
     assert run.hosts('pve_all_lxc') == {'ct-static.pve2.example', 'ct-dhcp.pve-3.example', 'ct-off.pve-3.example'}
@@ -227,7 +229,7 @@ def constructed_options():
     assert run.hosts('dbs') == {'db1', 'ct-static'}, run.hosts('dbs')
     assert run.hosts('big') == {'web1'}, run.hosts('big')
     assert run.hosts('role_web') == {'web1', 'web2'} and run.hosts('role_no_ansible') == {'ct-static'}
-    assert run.hosts('pool_none') == {'web2', 'web1_103', 'ct-off'}, run.hosts('pool_none')
+    assert run.hosts('pool_none') == {'web2', 'web1_103', 'ct-off', 'lost1'}, run.hosts('pool_none')
     assert run.hosts('on_pve_3') == {'web1_103', 'ct-dhcp', 'ct-off'}
     assert run.hostvars['db1']['ansible_host'] == '10.0.0.12' and run.hostvars['ct-off']['ansible_user'] == 'root'
     # composed values through Ansible itself (ansible-inventory may wrap them)

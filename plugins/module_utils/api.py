@@ -234,16 +234,16 @@ class PVEClient(object):
 
     # -- calls ------------------------------------------------------------------------------------
 
-    def get(self, path, **params):
+    def get(self, path, /, **params):
         return self.request('GET', path, params)
 
-    def post(self, path, **params):
+    def post(self, path, /, **params):
         return self.request('POST', path, params)
 
-    def put(self, path, **params):
+    def put(self, path, /, **params):
         return self.request('PUT', path, params)
 
-    def delete(self, path, **params):
+    def delete(self, path, /, **params):
         return self.request('DELETE', path, params)
 
     def request(self, method, path, params=None, timeout=None):

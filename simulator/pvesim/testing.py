@@ -9,7 +9,10 @@ import ssl
 import tempfile
 import urllib.request
 
-import pytest
+try:
+    import pytest
+except ImportError:  # start_server() works without pytest
+    pytest = None
 
 
 class PveSim:
@@ -78,21 +81,22 @@ def start_server(state_dir=None, nodes=3, scenario=None, time_scale=0.0, port=0,
     return PveSim(start(state_dir, nodes=nodes, port=port, scenario=scenario, time_scale=time_scale, guests=guests))
 
 
-@pytest.fixture(scope="session")
-def pvesim_server(tmp_path_factory):
-    sim = start_server(str(tmp_path_factory.mktemp("pvesim")))
-    yield sim
-    sim.stop()
+if pytest is not None:
+    @pytest.fixture(scope="session")
+    def pvesim_server(tmp_path_factory):
+        sim = start_server(str(tmp_path_factory.mktemp("pvesim")))
+        yield sim
+        sim.stop()
 
 
-@pytest.fixture
-def pvesim(pvesim_server):
-    pvesim_server.clear_faults()
-    pvesim_server.reset_state()
-    pvesim_server.reset_log()
-    return pvesim_server
+    @pytest.fixture
+    def pvesim(pvesim_server):
+        pvesim_server.clear_faults()
+        pvesim_server.reset_state()
+        pvesim_server.reset_log()
+        return pvesim_server
 
 
-@pytest.fixture
-def pvesim_url(pvesim):
-    return pvesim.url
+    @pytest.fixture
+    def pvesim_url(pvesim):
+        return pvesim.url

@@ -150,3 +150,16 @@ def test_per_option_config_privileges(pvesim, api):
     assert tapi.put("/nodes/pve1/qemu/100/config", data={"ciuser": "admin"}).status_code == 200
     r = tapi.post("/nodes/pve1/qemu", data={"vmid": 300})
     assert r.status_code == 403 and r.reason == "Permission check failed (/vms/300, VM.Allocate)"
+
+
+def test_clone_needs_allocate_on_new_vmid(pvesim, api):
+    api.create_vm(100)
+    api.ok("POST", "/pools", data={"poolid": "tp"})
+    api.ok("POST", "/access/users", data={"userid": "cl@pve"})
+    tok = api.ok("POST", "/access/users/cl@pve/token/ci", data={"privsep": 0})
+    api.ok("PUT", "/access/acl", data={"path": "/vms/100", "roles": "PVETemplateUser", "users": "cl@pve"})
+    tapi = Api(pvesim, headers={"Authorization": "PVEAPIToken=cl@pve!ci=" + tok["value"]})
+    r = tapi.post("/nodes/pve1/qemu/100/clone", data={"newid": 101})
+    assert r.status_code == 403
+    api.ok("PUT", "/access/acl", data={"path": "/pool/tp", "roles": "PVEVMAdmin", "users": "cl@pve"})
+    assert tapi.post("/nodes/pve1/qemu/100/clone", data={"newid": 101, "pool": "tp"}).status_code == 200

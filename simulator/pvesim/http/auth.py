@@ -113,7 +113,7 @@ class PermChecker:
                 if opts[i] == "any" and opts[i + 1]:
                     any_ = True
                 if opts[i] == "require_param" and params.get(opts[i + 1]) is None:
-                    return True
+                    return False  # this alternative only counts when the parameter is given
             self.check(authid, path, privs, any_)
             return True
         if kind == "and":

@@ -88,14 +88,12 @@ if pytest is not None:
         yield sim
         sim.stop()
 
-
     @pytest.fixture
     def pvesim(pvesim_server):
         pvesim_server.clear_faults()
         pvesim_server.reset_state()
         pvesim_server.reset_log()
         return pvesim_server
-
 
     @pytest.fixture
     def pvesim_url(pvesim):

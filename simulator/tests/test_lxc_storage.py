@@ -185,3 +185,10 @@ def test_ha_resources(api):
     assert r.status_code == 500
     assert r.reason == "unable to remove VM 100 - used in HA resources and purge parameter not set."
     api.ok("DELETE", "/cluster/ha/resources/vm:100")
+
+
+def test_storage_config_and_network(api):
+    defs = {s["storage"]: s for s in api.ok("GET", "/storage")}
+    assert defs["local-lvm"]["type"] == "lvmthin" and defs["shared"]["shared"] == 1 and len(defs["local"]["digest"]) == 40
+    assert api.ok("GET", "/storage/local")["path"] == "/var/lib/vz"
+    assert "vmbr0" in [i["iface"] for i in api.ok("GET", "/nodes/pve1/network", params={"type": "any_bridge"})]

@@ -295,3 +295,50 @@ def aplinfo_download(ctx):
         task.log.append("download of '%s' to '%s' finished" % (entry["source"], entry["template"]))
 
     return c.tasks.start(node, "download", entry["template"], ctx.authid, 5, work).upid
+
+
+def _storage_def(c, sid):
+    st = c.storages[sid]
+    d = {"storage": sid, "type": st.type, "content": ",".join(sorted(st.content)), "shared": st.shared,
+         "digest": c.storage_digest()}
+    if st.nodes:
+        d["nodes"] = ",".join(st.nodes)
+    if st.is_file:
+        d["path"] = "/var/lib/vz" if sid == "local" else "/mnt/pve/%s" % sid
+    if st.type == "lvmthin":
+        d.update({"thinpool": "data", "vgname": "pve"})
+    if not st.enabled:
+        d["disable"] = 1
+    return d
+
+
+@route("GET", "/storage")
+def storage_config_list(ctx):
+    c = ctx.cluster
+    return [_storage_def(c, sid) for sid in sorted(c.storages)
+            if ctx.can("/storage/" + sid, ["Datastore.Audit", "Datastore.AllocateSpace", "Datastore.Allocate"], True)
+            and (not ctx.params.get("type") or c.storages[sid].type == ctx.params["type"])]
+
+
+@route("GET", "/storage/{storage}")
+def storage_config_get(ctx):
+    c = ctx.cluster
+    if ctx.params["storage"] not in c.storages:
+        raise PVEError("storage '%s' does not exist" % ctx.params["storage"])
+    return _storage_def(c, ctx.params["storage"])
+
+
+@route("GET", "/nodes/{node}/network")
+def network_list(ctx):
+    out = [{"iface": "vmbr0", "type": "bridge", "active": 1, "autostart": 1, "method": "static", "families": ["inet"],
+            "bridge_ports": "eno1", "bridge_stp": "off", "bridge_fd": "0", "priority": 3,
+            "cidr": "192.168.100.%d/24" % (ctx.cluster.nodes[ctx.params["node"]].index + 10)},
+           {"iface": "vmbr1", "type": "bridge", "active": 1, "autostart": 1, "method": "manual", "families": ["inet"],
+            "bridge_ports": "", "bridge_vlan_aware": 1, "priority": 4},
+           {"iface": "eno1", "type": "eth", "active": 1, "autostart": 0, "method": "manual", "families": ["inet"],
+            "exists": 1, "priority": 2}]
+    typ = ctx.params.get("type")
+    if typ:
+        want = {"any_bridge": ("bridge", "OVSBridge"), "any_local_bridge": ("bridge",)}.get(typ, (typ,))
+        out = [i for i in out if i["type"] in want]
+    return out

@@ -247,6 +247,10 @@ class Cluster(GuestOps):
                 "enabled": st.enabled, "shared": st.shared, "total": st.total, "used": used,
                 "avail": st.total - used, "used_fraction": used / st.total if st.total else 0}
 
+    def storage_digest(self):
+        return hashlib.sha1(json.dumps(sorted((s.id, s.type, s.content, s.nodes, s.shared) for s in self.storages.values()),
+                                       default=str).encode()).hexdigest()
+
     def storage_full_hook(self, sid):
         return False
 

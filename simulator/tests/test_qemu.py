@@ -322,3 +322,20 @@ def test_background_delay_and_unlock(pvesim, api):
     r = api.put("/nodes/pve1/qemu/100/config", data={"delete": "lock", "skiplock": 1})
     assert r.status_code == 200  # root clears a stale lock (the API form of qm unlock)
     assert "lock" not in api.ok("GET", "/nodes/pve1/qemu/100/config")
+
+
+def test_cloudinit_pending_and_regenerate(api):
+    api.create_vm(100, ide2="local-lvm:cloudinit", ciuser="old", ipconfig0="ip=dhcp")
+    ci = {e["key"]: e for e in api.ok("GET", "/nodes/pve1/qemu/100/cloudinit")}
+    assert ci["ciuser"] == {"key": "ciuser", "value": "old"}
+    api.run("POST", "/nodes/pve1/qemu/100/status/start")
+    api.run("POST", "/nodes/pve1/qemu/100/config", data={"ciuser": "deploy", "sshkeys": "ssh-ed25519%20AAAA%20x"})
+    ci = {e["key"]: e for e in api.ok("GET", "/nodes/pve1/qemu/100/cloudinit")}
+    assert ci["ciuser"] == {"key": "ciuser", "value": "old", "pending": "deploy"}
+    assert ci["sshkeys"] == {"key": "sshkeys", "pending": "ssh-ed25519%20AAAA%20x"}
+    assert api.ok("PUT", "/nodes/pve1/qemu/100/cloudinit") is None
+    ci = {e["key"]: e for e in api.ok("GET", "/nodes/pve1/qemu/100/cloudinit")}
+    assert ci["ciuser"] == {"key": "ciuser", "value": "deploy"}
+    assert api.ok("GET", "/nodes/pve1/qemu/100/config", params={"current": 1})["ciuser"] == "deploy"
+    user = api.ok("GET", "/nodes/pve1/qemu/100/cloudinit/dump", params={"type": "user"})
+    assert "user: deploy" in user and "  - ssh-ed25519 AAAA x" in user

@@ -293,3 +293,56 @@ def qemu_agent_index(ctx):
 def qemu_agent_ping(ctx):
     ctx.cluster.agent_interfaces(ctx.guest("qemu"))
     return None
+
+
+@route("GET", BASE + "/{vmid}/cloudinit")
+def qemu_cloudinit_pending(ctx):
+    return ctx.cluster.cloudinit_pending(ctx.guest("qemu"))
+
+
+@route("PUT", BASE + "/{vmid}/cloudinit")
+def qemu_cloudinit_regenerate(ctx):
+    c = ctx.cluster
+    g = ctx.guest("qemu")
+    c.check_lock(g)
+    c.flock(g)
+    c.regenerate_cloudinit(g)
+    return None
+
+
+@route("GET", BASE + "/{vmid}/cloudinit/dump")
+def qemu_cloudinit_dump(ctx):
+    g = ctx.guest("qemu")
+    conf = g.config
+    typ = ctx.params["type"]
+    if typ == "user":
+        lines = ["#cloud-config", "hostname: %s" % g.name(), "manage_etc_hosts: true", "fqdn: %s" % g.name()]
+        if conf.get("ciuser"):
+            lines.append("user: %s" % conf["ciuser"])
+        if conf.get("cipassword"):
+            lines.append("password: %s" % conf["cipassword"])
+        if conf.get("sshkeys"):
+            import urllib.parse
+            keys = [k for k in urllib.parse.unquote(conf["sshkeys"]).split("\n") if k.strip()]
+            lines.append("ssh_authorized_keys:")
+            lines += ["  - %s" % k for k in keys]
+        lines += ["chpasswd:", "  expire: False", "users:", "  - default", "package_upgrade: %s" % (
+            "true" if str(conf.get("ciupgrade", 1)) == "1" else "false")]
+        return "\n".join(lines) + "\n"
+    if typ == "meta":
+        return "instance-id: %s\n" % g.digest()
+    lines = ["version: 1", "config:"]
+    for i in range(32):
+        if "net%d" % i not in conf:
+            continue
+        from .. import propstring
+        mac = propstring.parse_qemu_net(conf["net%d" % i]).get("macaddr", "").lower()
+        ipc = propstring.loose_parse(conf.get("ipconfig%d" % i, "ip=dhcp"))
+        lines += ["    - type: physical", "      name: eth%d" % i, "      mac_address: '%s'" % mac, "      subnets:"]
+        if ipc.get("ip", "dhcp") == "dhcp":
+            lines.append("      - type: dhcp4")
+        else:
+            lines += ["      - type: static", "        address: '%s'" % ipc["ip"]]
+            if ipc.get("gw"):
+                lines.append("        gateway: '%s'" % ipc["gw"])
+    return "\n".join(lines) + "\n"

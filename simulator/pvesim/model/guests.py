@@ -22,6 +22,11 @@ LXC_HOT = {"memory", "swap", "cores", "cpulimit", "cpuunits", "description", "on
 CONTROL_KEYS = {"node", "vmid", "delete", "revert", "digest", "skiplock", "force", "background_delay",
                 "import-working-storage"}
 MASKED = ("cipassword",)
+CI_KEYS = ("ciuser", "cipassword", "citype", "ciupgrade", "cicustom", "nameserver", "searchdomain", "sshkeys")
+
+
+def is_ci_key(key):
+    return key in CI_KEYS or bool(re.match(r"^ipconfig\d+$", key))
 
 
 _DRIVE_ORDER = {"ide": 0, "sata": 1, "scsi": 2, "virtio": 3, "efidisk": 4, "tpmstate": 5, "rootfs": 0, "mp": 1,
@@ -59,6 +64,7 @@ class Guest:
         self.pool = None
         self.started = None
         self.agent_ready = None
+        self.ci_generated = None  # cloud-init values at the last drive generation ([special:cloudinit])
         self._summary = None
         self._digest = None
 
@@ -71,6 +77,7 @@ class Guest:
         g = cls.__new__(cls)
         g.__dict__.update(copy.deepcopy(d))
         g.pending_delete = dict(g.pending_delete)
+        g.__dict__.setdefault("ci_generated", None)
         g._summary = None
         g._digest = None
         return g
@@ -98,6 +105,9 @@ class Guest:
             lines += ["%s: %s" % (k, self.pending[k]) for k in sorted(self.pending)]
             if self.pending_delete:
                 lines.append("delete: " + ",".join(("!" if f else "") + k for k, f in sorted(self.pending_delete.items())))
+        if self.ci_generated is not None:
+            lines.append("[special:cloudinit]")
+            lines += ["%s: %s" % (k, v) for k, v in sorted(self.ci_generated.items())]
         for name in sorted(self.snapshots):
             lines.append("[%s]" % name)
             snap = self.snapshots[name]
@@ -537,10 +547,49 @@ class GuestOps:
         return g
 
     # --- power --------------------------------------------------------------
+    def has_cloudinit_drive(self, g):
+        return any(vol and vol.endswith("cloudinit") for _, vol, _ in g.drives())
+
+    def regenerate_cloudinit(self, g):
+        """PUT .../cloudinit: apply pending cloud-init options and record what the drive now holds."""
+        for k in [k for k in g.pending if is_ci_key(k)]:
+            g.config[k] = g.pending.pop(k)
+        for k in [k for k in g.pending_delete if is_ci_key(k)]:
+            g.pending_delete.pop(k)
+            g.config.pop(k, None)
+        if self.has_cloudinit_drive(g):
+            g.ci_generated = {k: v for k, v in g.config.items() if is_ci_key(k)}
+        g.changed()
+        self.touch()
+
+    def cloudinit_pending(self, g):
+        conf = g.effective_config()
+        ci = dict(g.ci_generated or {})
+        res = []
+        for k in sorted(conf):
+            if not is_ci_key(k):
+                continue
+            cur = "**********" if k == "cipassword" else str(conf[k])
+            if g.ci_generated is not None and k not in ci:
+                res.append({"key": k, "pending": cur})
+            elif k in ci:
+                item = {"key": k, "value": "**********" if k == "cipassword" else str(ci[k])}
+                if str(ci[k]) != str(conf[k]):
+                    item["pending"] = cur
+                res.append(item)
+            else:
+                res.append({"key": k, "value": cur})
+        for k in sorted(ci):
+            if k not in conf:
+                res.append({"key": k, "delete": 1})
+        return res
+
     def _start(self, g):
         if int(g.config.get("template", 0)):
             raise TaskError("you can't start a vm if it's a template")
         self.apply_pending(g)
+        if g.type == "qemu" and self.has_cloudinit_drive(g):
+            g.ci_generated = {k: v for k, v in g.config.items() if is_ci_key(k)}
         g.status = "running"
         g.qmpstatus = "running"
         g.started = self.clock.now()

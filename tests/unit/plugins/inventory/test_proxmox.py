@@ -131,7 +131,8 @@ class TestAddresses:
         assert static_address({}, 'net') is None
 
     @pytest.mark.parametrize('value, enabled', [
-        ('1', True), (1, True), ('enabled=1,fstrim_cloned_disks=1', True), ('1,type=virtio', True), ('type=virtio,enabled=1', True), ('fstrim_cloned_disks=1', False),
+        ('1', True), (1, True), ('enabled=1,fstrim_cloned_disks=1', True), ('1,type=virtio', True),
+        ('type=virtio,enabled=1', True), ('fstrim_cloned_disks=1', False),
         ('0', False), ('enabled=0', False), (None, False),
     ])
     def test_agent_enabled(self, value, enabled):

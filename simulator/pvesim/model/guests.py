@@ -1106,17 +1106,21 @@ class GuestOps:
             if g.type == "qemu":
                 mac = propstring.parse_qemu_net(g.config[key]).get("macaddr", "")
                 ipc = propstring.loose_parse(g.config.get("ipconfig%d" % i, ""))
-                ip = ipc.get("ip", "dhcp")
+                ip, ip6 = ipc.get("ip", "dhcp"), ipc.get("ip6")
                 name = "eth%d" % i
             else:
                 d = propstring.loose_parse(g.config[key])
                 mac, ip, name = d.get("hwaddr", ""), d.get("ip", "dhcp"), d.get("name", "eth%d" % i)
+                ip6 = d.get("ip6")
             addrs = []
             if "/" in ip:
                 iface = ipaddress.ip_interface(ip)
-                addrs.append((str(iface.ip), iface.network.prefixlen))
+                addrs.append((str(iface.ip), iface.network.prefixlen, 4))
             elif ip == "dhcp":
-                addrs.append((str(ipaddress.ip_address(int(lo_ip) + (g.vmid * 7 + i) % span)), 24))
+                addrs.append((str(ipaddress.ip_address(int(lo_ip) + (g.vmid * 7 + i) % span)), 24, 4))
+            if ip6 and "/" in ip6:
+                iface = ipaddress.ip_interface(ip6)
+                addrs.append((str(iface.ip), iface.network.prefixlen, 6))
             out.append((name, mac.lower(), addrs))
         return out
 
@@ -1138,7 +1142,7 @@ class GuestOps:
                            "rx-errs": 0, "rx-dropped": 0, "tx-errs": 0, "tx-dropped": 0}}]
         for name, mac, addrs in self.guest_ips(g):
             res.append({"name": name, "hardware-address": mac,
-                        "ip-addresses": [{"ip-address": a, "ip-address-type": "ipv4", "prefix": p} for a, p in addrs],
+                        "ip-addresses": [{"ip-address": a, "ip-address-type": "ipv%d" % f, "prefix": p} for a, p, f in addrs],
                         "statistics": {"rx-bytes": 1024, "rx-packets": 10, "tx-bytes": 512, "tx-packets": 5,
                                        "rx-errs": 0, "rx-dropped": 0, "tx-errs": 0, "tx-dropped": 0}})
         return {"result": res}
@@ -1152,8 +1156,9 @@ class GuestOps:
                                  {"ip-address": "::1", "ip-address-type": "inet6", "prefix": 128}]}]
         for name, mac, addrs in self.guest_ips(g):
             e = {"name": name, "hwaddr": mac, "hardware-address": mac,
-                 "ip-addresses": [{"ip-address": a, "ip-address-type": "inet", "prefix": p} for a, p in addrs]}
-            if addrs:
-                e["inet"] = "%s/%d" % addrs[0]
+                 "ip-addresses": [{"ip-address": a, "ip-address-type": "inet" if f == 4 else "inet6", "prefix": p}
+                                  for a, p, f in addrs]}
+            for a, p, f in addrs:
+                e.setdefault("inet" if f == 4 else "inet6", "%s/%d" % (a, p))
             res.append(e)
         return res

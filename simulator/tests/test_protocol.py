@@ -153,3 +153,8 @@ def test_extjs_format(pvesim):
                         "message": "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist\n"}
     r = requests.get(pvesim.url + "/api2/extjs/version", headers=h, verify=pvesim.ca_path)
     assert r.json()["success"] == 1 and r.json()["data"]["release"] == "9.2"
+
+
+def test_unsimulated_schema_method_is_501(api):
+    r = api.post("/nodes/pve1/qemu/100/move_disk", data={"disk": "scsi0", "storage": "shared"})
+    assert r.status_code == 501 and r.reason == "Method 'POST /nodes/pve1/qemu/100/move_disk' not implemented"

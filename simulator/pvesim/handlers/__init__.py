@@ -77,7 +77,7 @@ def fallback(ctx, schema_path):
         props = (ret.get("items") or {}).get("properties") or {}
         key = "subdir" if "subdir" in props else ("name" if "name" in props else next(iter(props), "subdir"))
         return [{key: c} for c in ctx.app.schema.children(schema_path)]
-    raise PVEError("Method '%s %s' not implemented" % (m.method, schema_path), 501)
+    raise PVEError("Method '%s %s' not implemented" % (m.method, getattr(ctx, "api_path", schema_path)), 501)
 
 
 from . import access, cluster, lxc, nodes, pools, qemu, storage, tasks  # noqa: E402,F401

@@ -267,6 +267,7 @@ class App:
                 clean["__filename__"] = fname
             fn = handlers.ROUTES.get((method, schema_path))
             ctx = handlers.Ctx(self, mobj, clean, ident, uri_params)
+            ctx.api_path = api_path
             if fn is None:
                 result = handlers.fallback(ctx, schema_path)
             else:

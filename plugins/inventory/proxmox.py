@@ -355,6 +355,8 @@ FATAL_KINDS = frozenset(('connection', 'auth', 'tls', 'config'))
 DISK_KEY = re.compile(r'^(?:(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$')
 TAG_SPLIT = re.compile(r'[;,\s]+')
 UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9_]')
+# The aliases in DOCUMENTATION (Ansible accepts them; only the unknown-option warning needs the list).
+OPTION_ALIASES = ('user', 'password', 'token_id', 'token_secret', 'want_facts', 'facts_concurrency')
 # The facts taken from /cluster/resources; configuration keys with these names do not replace them.
 RESOURCE_FACTS = ('vmid', 'name', 'node', 'type', 'vmtype', 'status', 'tags', 'tags_parsed', 'pool', 'template',
                   'lock', 'hastate', 'cpus', 'maxmem', 'maxdisk')
@@ -564,7 +566,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super(InventoryModule, self).parse(inventory, loader, path)
-        self._read_config_data(path)
+        config = self._read_config_data(path)
+        self._warn_unknown_options(config, path)
         self._setup()
 
         cache_key = self.get_cache_key(path)
@@ -587,6 +590,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._populate(data)
 
     # -- options ----------------------------------------------------------------------------------
+
+    def _warn_unknown_options(self, config, path):
+        """Ansible ignores unknown keys silently; files written for community.proxmox may carry some."""
+        known = set(self._options) | set(OPTION_ALIASES) | set(['plugin'])
+        unknown = sorted(str(key) for key in config if key not in known)
+        if unknown:
+            display.warning('pve.cloud.proxmox: %s: unknown option(s) ignored: %s (see ansible-doc -t inventory '
+                            'pve.cloud.proxmox)' % (path, ', '.join(unknown)))
 
     def _text_option(self, name):
         value = self.get_option(name)

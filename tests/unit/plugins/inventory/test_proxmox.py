@@ -10,7 +10,11 @@ import pytest
 
 from ansible.errors import AnsibleParserError
 
+import yaml
+
 from ansible_collections.pve.cloud.plugins.inventory.proxmox import (
+    DOCUMENTATION,
+    OPTION_ALIASES,
     InventoryModule,
     agent_enabled,
     agent_interfaces,
@@ -43,6 +47,11 @@ def test_verify_file(tmp_path, name, valid):
 
 def test_verify_file_missing(tmp_path):
     assert InventoryModule().verify_file(str(tmp_path / 'absent.proxmox.yml')) is False
+
+
+def test_option_aliases_match_documentation():
+    options = yaml.safe_load(DOCUMENTATION)['options']
+    assert sorted(OPTION_ALIASES) == sorted(a for o in options.values() for a in o.get('aliases', []))
 
 
 @pytest.mark.parametrize('raw, safe', [

@@ -270,8 +270,10 @@ def password_url_and_old_names():
     config = dict(url=SIM, user=os.environ['PVESIM_USER'], password="{{ lookup('env', 'PVESIM_PASSWORD') }}",
                   cache=True, cache_plugin='ansible.builtin.jsonfile',
                   cache_connection=os.path.join(OUT, 'inventory-cache-password'))
+    config['want_proxmox_nodes_ansible_host'] = False  # community.proxmox has it; ignored with a warning
     run = Run('password', config, unset=('PROXMOX_HOST', 'PROXMOX_PORT', 'PROXMOX_TOKEN_ID', 'PROXMOX_TOKEN_SECRET')).ok()
     assert run.hosts() == ALL_GUESTS
+    assert 'unknown option(s) ignored: want_proxmox_nodes_ansible_host' in run.error, run.error
     assert len(run.logins) == 1 and len(run.reads) == 1, run.calls
     again = Run('password', config, unset=('PROXMOX_HOST', 'PROXMOX_PORT', 'PROXMOX_TOKEN_ID', 'PROXMOX_TOKEN_SECRET'))
     assert again.ok().calls == [], again.calls  # cached: not even a login

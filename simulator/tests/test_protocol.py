@@ -156,5 +156,5 @@ def test_extjs_format(pvesim):
 
 
 def test_unsimulated_schema_method_is_501(api):
-    r = api.post("/nodes/pve1/qemu/100/move_disk", data={"disk": "scsi0", "storage": "shared"})
-    assert r.status_code == 501 and r.reason == "Method 'POST /nodes/pve1/qemu/100/move_disk' not implemented"
+    r = api.post("/nodes/pve1/qemu/100/monitor", data={"command": "info"})
+    assert r.status_code == 501 and r.reason == "Method 'POST /nodes/pve1/qemu/100/monitor' not implemented"

@@ -339,3 +339,16 @@ def test_cloudinit_pending_and_regenerate(api):
     assert api.ok("GET", "/nodes/pve1/qemu/100/config", params={"current": 1})["ciuser"] == "deploy"
     user = api.ok("GET", "/nodes/pve1/qemu/100/cloudinit/dump", params={"type": "user"})
     assert "user: deploy" in user and "  - ssh-ed25519 AAAA x" in user
+
+
+def test_move_disk(api):
+    api.create_vm(100)
+    upid = api.run("POST", "/nodes/pve1/qemu/100/move_disk", data={"disk": "scsi0", "storage": "shared", "format": "qcow2"})
+    assert upid.split(":")[5] == "qmmove"
+    c = api.ok("GET", "/nodes/pve1/qemu/100/config")
+    assert re.match(r"^shared:100/vm-100-disk-\d\.qcow2,size=8G$", c["scsi0"]) and c["unused0"].startswith("local-lvm:")
+    api.run("POST", "/nodes/pve1/qemu/100/move_disk", data={"disk": "scsi0", "storage": "local-lvm", "delete": 1})
+    c = api.ok("GET", "/nodes/pve1/qemu/100/config")
+    assert c["scsi0"].startswith("local-lvm:vm-100-disk-") and "unused1" not in c
+    r = api.post("/nodes/pve1/qemu/100/move_disk", data={"disk": "scsi0", "storage": "local-lvm"})
+    assert r.status_code == 500 and r.reason == "you can't move to the same storage with same format"

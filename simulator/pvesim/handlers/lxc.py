@@ -111,3 +111,9 @@ def lxc_migrate(ctx):
 @route("GET", BASE + "/{vmid}/interfaces")
 def lxc_interfaces(ctx):
     return ctx.cluster.lxc_interfaces(ctx.guest("lxc"))
+
+
+@route("POST", BASE + "/{vmid}/move_volume")
+def lxc_move_volume(ctx):
+    ctx.check("/storage/" + ctx.params.get("storage", ""), ["Datastore.AllocateSpace"])
+    return ctx.cluster.move_disk(ctx.guest("lxc"), ctx.params, ctx.authid).upid

@@ -346,3 +346,9 @@ def qemu_cloudinit_dump(ctx):
             if ipc.get("gw"):
                 lines.append("        gateway: '%s'" % ipc["gw"])
     return "\n".join(lines) + "\n"
+
+
+@route("POST", BASE + "/{vmid}/move_disk")
+def qemu_move_disk(ctx):
+    ctx.check("/storage/" + ctx.params.get("storage", ""), ["Datastore.AllocateSpace"])
+    return ctx.cluster.move_disk(ctx.guest("qemu"), ctx.params, ctx.authid).upid

@@ -921,6 +921,56 @@ class GuestOps:
 
         return self.tasks.start(g.node, "resize", g.vmid, user, 1, work, lock_vmid=g.vmid)
 
+    # --- move disk ------------------------------------------------------------
+    def move_disk(self, g, params, user):
+        disk = params.get("disk") or params.get("volume")
+        sid = params.get("storage")
+        if params.get("target-vmid") is not None and int(params["target-vmid"]) != g.vmid:
+            raise PVEError("pvesim: moving a disk to another guest is not simulated", 501)
+        if not sid:
+            raise param_error({"storage": "property is missing and it is not optional"})
+        if disk not in g.config:
+            raise PVEError("disk '%s' does not exist" % disk if g.type == "qemu" else "volume '%s' does not exist" % disk)
+        if params.get("digest") and params["digest"] != g.digest():
+            raise PVEError("checksum mismatch (file change by other user?)")
+        self.check_lock(g)
+        vol, d = drive_volume(g.type, g.config[disk])
+        if d.get("media") == "cdrom":
+            raise PVEError("you can't move a cdrom")
+        st = self.get_storage(sid, g.node)
+        self.check_content(g.type, sid)
+        if vol.split(":")[0] == sid and not params.get("format"):
+            raise PVEError("you can't move to the same storage with same format")
+        dk = "file" if g.type == "qemu" else "volume"
+
+        def work(task):
+            src = self.find_volume(g.node, vol)
+            size = src["size"] if src else propstring.size_to_bytes(d.get("size", "0"))
+            fmt = params.get("format") or ((src or {}).get("format") if st.is_file else "raw") or "raw"
+            if not st.is_file:
+                fmt = "raw"
+            try:
+                self.alloc_check(sid, g.node, size)
+            except PVEError as exc:
+                raise TaskError(exc.message)
+            newvol = self.alloc_name(sid, g.node, g.vmid, fmt if st.is_file else None)
+            self.add_volume(g.node, newvol, size, content=(src or {}).get("content", "images"), fmt=fmt, vmid=g.vmid)
+            task.log.append("moving disk %s to %s: transferred 100%%" % (vol, newvol))
+            d[dk] = newvol
+            if not st.is_file:
+                d.pop("format", None)
+            g.config[disk] = propstring.render(d, dk)
+            if params.get("delete"):
+                self.remove_volume(g.node, vol)
+            else:
+                g.config[self._free_unused_slot(g.config)] = vol
+            g.changed()
+            self.touch()
+
+        ttype = "qmmove" if g.type == "qemu" else "move_volume"
+        return self.tasks.start(g.node, ttype, g.vmid, user, self._duration(3, propstring.size_to_bytes(d.get("size", "0"))),
+                                work, lock_vmid=g.vmid)
+
     # --- snapshots ----------------------------------------------------------
     def snapshot_list(self, g):
         out = []

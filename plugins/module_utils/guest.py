@@ -236,6 +236,8 @@ class PVEGuestModule(object):
             try:
                 result = self.client.run_task(method, path, params, timeout=timeout, what=what)
             except PVEError as err:
+                if err.upid and err.upid not in self.result['tasks']:
+                    self.result['tasks'].append(err.upid)
                 lock = lock_name(err)
                 if lock is None or guest is None:
                     raise
@@ -314,8 +316,8 @@ class PVEGuestModule(object):
         if name and guest.name and guest.name != name:
             # another run took this VMID; ours was not created
             return None
-        self.module.warn('the answer to %s of %s %s was lost; found it on node %s and waited for its task'
-                         % (what, self.label, vmid, guest.node))
+        self.module.warn('the answer to the %s call (new %s %s) was lost; found the %s on node %s and waited for its '
+                         'task instead of sending the call again' % (what, self.label, vmid, self.label, guest.node))
         self.wait_unlocked(guest, timeout, what, locks=('create', 'clone'))
         if self.find(vmid=vmid, refresh=True) is None:
             raise PVEError('%s of %s %s failed after its answer was lost: the guest is gone again; look at the task '

@@ -609,6 +609,7 @@ class QemuVM(PVEGuestModule):
             if guest is None:  # check mode: nothing to read back
                 return
         else:
+            self.result.update(vmid=guest.vmid, node=guest.node)
             config = self.read_config(guest)
             if guest.template and p['state'] in ('started', 'restarted'):
                 raise InputError('state', '%s is a template and is never started: clone it instead' %
@@ -633,7 +634,7 @@ class QemuVM(PVEGuestModule):
                 self.check_node(node, 'target' if p['target'] else 'node')
             self.plan('clone', source=source.vmid, full=p['full'])
             if self.module.check_mode:
-                return self.planned_only(node)
+                return self.planned_clone(source, node)
             params = dict(name=p['name'], target=node if node != source.node else None, full=p['full'],
                           storage=p['storage'], format=p['format'], pool=p['pool'], snapname=p['snapname'])
             path = '/nodes/%s/qemu/%s/clone' % (source.node, source.vmid)
@@ -664,15 +665,23 @@ class QemuVM(PVEGuestModule):
                                       "template" % source)
         return found
 
-    def planned_only(self, node, params=None):
+    def planned_clone(self, source, node):
+        """Check mode for a clone: plan the configuration against the source's config."""
+        config = self.read_config(source)
+        config['name'] = self.params['name']
+        changes, grows = self.plan_config(config)
+        if changes:
+            self.plan('update_config', keys=sorted(changes))
+        for slot in sorted(grows):
+            self.plan('resize', disk=slot, size=ps.format_size(grows[slot]))
+        after = dict((k, v) for k, v in config.items() if k in set(self.want) | set(self.disks) and v is not None)
+        after.update((k, v) for k, v in changes.items() if v is not None)
+        return self.planned_only(node, after)
+
+    def planned_only(self, node, after):
         """Check mode for a VM that does not exist: the plan, the config it would get, nothing written."""
-        after = dict(params or {})
-        if not after:
-            after = dict((k, qm.wire(k, v)) for k, v in self.want.items() if v is not None)
-            for slot, disk in self.disks.items():
-                if disk is not None:
-                    after[slot] = disk.create_value(self.origin[slot]) if not disk.file else disk.file
-            after.pop('pool', None)
+        after = dict(after)
+        after.pop('pool', None)
         if self.params['state'] in ('started', 'restarted'):
             self.plan('start')
         elif self.params['state'] == 'template':

@@ -201,7 +201,7 @@ class App:
             if f["kind"] == "latency":
                 time.sleep(float(f.get("ms", 1000)) / 1000.0)
             elif f["kind"] == "reset":
-                return Response(action="reset"), {}, None
+                return Response(status=0, reason="", action="reset"), {}, None
             elif f["kind"] == "status":
                 st = int(f.get("status", 500))
                 msg = f.get("message") or {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",

@@ -227,7 +227,8 @@ options:
     default: false
   filters:
     description:
-      - Jinja2 conditions on the facts; a guest is kept only when all of them are true.
+      - Jinja2 conditions on the facts (and C(ansible_host) of O(want_addresses)); a guest is kept only when all of
+        them are true.
       - They run after the per-guest calls, so they can use the facts of O(want_config). To avoid per-guest calls
         for guests you do not want, filter with O(nodes), O(types), O(statuses), O(pools), O(tags), O(names) first.
       - A condition that fails to evaluate keeps the guest and warns once, or fails the inventory with O(strict).
@@ -348,18 +349,15 @@ except ImportError:
 
 display = Display()
 
-ADDRESS_SOURCES = ('agent', 'ipconfig', 'lxc_net', 'lxc_interfaces', 'name')
 CONFIG_SOURCES = frozenset(('agent', 'ipconfig', 'lxc_net'))
 # A broken connection or refused credentials make every further call fail the same way: stop at once.
 FATAL_KINDS = frozenset(('connection', 'auth', 'tls', 'config'))
 DISK_KEY = re.compile(r'^(?:(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$')
 TAG_SPLIT = re.compile(r'[;,\s]+')
 UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9_]')
+PATTERN_OPTIONS = ('nodes', 'pools', 'tags', 'exclude_tags', 'names', 'exclude_names')
 # The aliases in DOCUMENTATION (Ansible accepts them; only the unknown-option warning needs the list).
 OPTION_ALIASES = ('user', 'password', 'token_id', 'token_secret', 'want_facts', 'facts_concurrency')
-# The facts taken from /cluster/resources; configuration keys with these names do not replace them.
-RESOURCE_FACTS = ('vmid', 'name', 'node', 'type', 'vmtype', 'status', 'tags', 'tags_parsed', 'pool', 'template',
-                  'lock', 'hastate', 'cpus', 'maxmem', 'maxdisk')
 
 
 # -- pure helpers (unit tested) -------------------------------------------------------------------
@@ -633,17 +631,20 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if self._concurrency < 1:
             raise AnsibleParserError('pve.cloud.proxmox: concurrency must be 1 or more, got %s' % self._concurrency)
         self._strict = self.get_option('strict')
+        for name in PATTERN_OPTIONS:
+            for pattern in (p for p in self.get_option(name) if p.startswith('~')):
+                try:
+                    re.compile(pattern[1:])
+                except re.error as err:
+                    raise AnsibleParserError("pve.cloud.proxmox: %s: '%s' is not a valid regular expression: %s"
+                                             % (name, pattern, err))
         # What was read depends on these; cached data read with other values is not used.
         read_options = dict(host=host, port=port, user=self._connection['api_user'],
                             token=self._connection['api_token_id'], config=self._needs_config,
                             addresses=self._want_addresses, sources=self._sources if self._want_addresses else [],
-                            filters=[self.get_option(name) for name in self._filter_options()])
+                            filters=[self.get_option(name) for name in PATTERN_OPTIONS + ('types', 'statuses',
+                                                                                          'include_templates')])
         self._fingerprint = hashlib.sha256(json.dumps(read_options, sort_keys=True, default=str).encode()).hexdigest()
-
-    @staticmethod
-    def _filter_options():
-        return ('nodes', 'types', 'statuses', 'pools', 'tags', 'exclude_tags', 'names', 'exclude_names',
-                'include_templates')
 
     # -- reading the cluster ----------------------------------------------------------------------
 
@@ -769,8 +770,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except PVEError as err:
             if err.kind in FATAL_KINDS:
                 raise
-            display.vvv('pve.cloud.proxmox: %s: %s' % (path, err.message))
-            details.setdefault('address_errors', []).append(err.message)
+            display.vvv('pve.cloud.proxmox: %s: %s; trying the next source' % (path, err.message))
             return None
 
     # -- building the inventory -------------------------------------------------------------------
@@ -794,7 +794,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for guest in data.get('guests') or []:
             info = details.get('%s/%s' % (guest['type'], guest['vmid'])) or {}
             facts, hostvars = self._host_vars(guest, info)
-            if not self._passes_filters(guest, facts, warned):
+            if not self._passes_filters(guest, hostvars, warned):
                 continue
             name, duplicate = self._host_name(guest, facts, used)
             if name is None:
@@ -827,10 +827,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 hostvars['ansible_host'] = info['address']
         return facts, hostvars
 
-    def _passes_filters(self, guest, facts, warned):
+    def _passes_filters(self, guest, hostvars, warned):
         for condition in self.get_option('filters'):
             try:
-                if not self._compose(condition, facts):
+                if not self._compose(condition, hostvars):
                     return False
             except Exception as err:  # pylint: disable=broad-except
                 message = 'pve.cloud.proxmox: filter %r failed for %s: %s' % (condition, guest.get('name'), err)

@@ -170,7 +170,7 @@ def config_and_addresses():
 @check
 def address_order():
     """ansible_host_sources decides the order; a source that answers first saves the later calls."""
-    run = Run('order', dict(want_addresses=True, ansible_host_sources=['ipconfig', 'lxc_net', 'name'])).ok()
+    run = Run('order', dict(want_addresses=True, ansible_host_sources=['ipconfig', 'lxc_net', 'name'], concurrency=1)).ok()
     hv = run.hostvars
     assert hv['web1']['ansible_host'] == 'web1' and hv['web2']['ansible_host'] == '10.0.0.11', hv['web2']
     assert not run.paths('interfaces'), run.paths()
@@ -180,7 +180,7 @@ def address_order():
 @check
 def list_filters_before_any_guest_call():
     run = Run('filter_running_web', dict(types=['qemu'], statuses=['running'], names=['~^web'],
-                                         want_config=True)).ok()
+                                         want_config=True, concurrency=16)).ok()
     assert run.hosts() == {'web1', 'web2'}, run.hosts()
     assert run.paths('/config') == ['/nodes/pve1/qemu/100/config', '/nodes/pve2/qemu/101/config'], run.paths()
 
@@ -188,6 +188,9 @@ def list_filters_before_any_guest_call():
     assert run.hosts() == {'ct-dhcp'}, run.hosts()
     assert Run('filter_tags', dict(tags=['db'])).ok().hosts() == {'db1', 'ct-static'}
     assert Run('filter_glob', dict(names=['ct-*'], exclude_names=['*-off'])).ok().hosts() == {'ct-static', 'ct-dhcp'}
+
+    run = Run('bad_regex', dict(names=['~web[']))
+    assert run.proc.returncode != 0 and "names: '~web[' is not a valid regular expression" in run.error, run.error
 
     run = Run('templates', dict(include_templates=True)).ok()
     assert run.hosts('proxmox_all_templates') == {'tmpl-debian'}

@@ -4,8 +4,8 @@ import random
 import re
 import threading
 
-KINDS = ("latency", "status", "reset", "lost_response", "task_fail", "lock", "lock_timeout", "node_offline",
-         "storage_full")
+KINDS = ("latency", "status", "reset", "lost_response", "task_fail", "task_warn", "lock", "lock_timeout",
+         "node_offline", "storage_full")
 HTTP_KINDS = ("latency", "status", "reset", "lost_response", "lock_timeout")
 
 
@@ -88,8 +88,20 @@ class Faults:
         return out
 
     def task_hook(self, task):
+        """Called when a task finishes: returns the error that fails it, or None.
+
+        task_warn faults log a warning instead, so the task ends with WARNINGS as PVE's do when
+        a worker calls log_warn.
+        """
         with self.mutex:
             for f in list(self.items):
+                if f["kind"] == "task_warn" and f.get("task_type") in (None, task.type):
+                    if f.get("vmid") is not None and str(f["vmid"]) != task.id:
+                        continue
+                    if self._consume(f):
+                        task.log.append("WARN: " + f.get("message", "simulated warning"))
+                        task.warnings += 1
+                    continue
                 if f["kind"] == "task_fail" and f.get("task_type") in (None, task.type):
                     if f.get("vmid") is not None and str(f["vmid"]) != task.id:
                         continue

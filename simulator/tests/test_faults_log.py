@@ -78,6 +78,15 @@ def test_task_fail(pvesim, api):
     api.run("POST", "/nodes/pve1/qemu/100/clone", data={"newid": 101})
 
 
+def test_task_warn(pvesim, api):
+    api.create_vm(100)
+    pvesim.fault(kind="task_warn", task_type="qmstart", message="simulated warning")
+    upid = api.run("POST", "/nodes/pve1/qemu/100/status/start", expect="WARNINGS: 1")
+    lines = [entry["t"] for entry in api.log(upid)]
+    assert "WARN: simulated warning" in lines and lines[-1] == "TASK WARNINGS: 1"
+    assert api.ok("GET", "/nodes/pve1/qemu/100/status/current")["status"] == "running"
+
+
 def test_lock_fault(pvesim, api):
     api.create_vm(100)
     pvesim.fault(kind="lock", vmid=100, lock="backup", seconds=30)

@@ -234,17 +234,17 @@ class PVEClient(object):
 
     # -- calls ------------------------------------------------------------------------------------
 
-    def get(self, path, /, **params):
-        return self.request('GET', path, params)
+    def get(self, api_path, **params):
+        return self.request('GET', api_path, params)
 
-    def post(self, path, /, **params):
-        return self.request('POST', path, params)
+    def post(self, api_path, **params):
+        return self.request('POST', api_path, params)
 
-    def put(self, path, /, **params):
-        return self.request('PUT', path, params)
+    def put(self, api_path, **params):
+        return self.request('PUT', api_path, params)
 
-    def delete(self, path, /, **params):
-        return self.request('DELETE', path, params)
+    def delete(self, api_path, **params):
+        return self.request('DELETE', api_path, params)
 
     def request(self, method, path, params=None, timeout=None):
         """One API call; returns the `data` of PVE's answer or raises PVEError.

@@ -27,6 +27,7 @@ from ansible_collections.pve.cloud.plugins.inventory.proxmox import (
     sanitize_group_name,
     split_url,
     static_address,
+    _origin_rank,
 )
 
 
@@ -191,3 +192,8 @@ def test_split_url(url, expected):
 def test_split_url_errors(url, message):
     with pytest.raises(AnsibleParserError, match=message):
         split_url(url)
+
+
+def test_origin_rank_file_beats_environment_beats_default():
+    # get_option_and_origin's origins: 'Direct' (the file), 'env: PROXMOX_URL', 'default'
+    assert _origin_rank('Direct') > _origin_rank('env: PROXMOX_HOST') > _origin_rank('default')

@@ -274,7 +274,9 @@ def password_url_and_old_names():
                   cache=True, cache_plugin='ansible.builtin.jsonfile',
                   cache_connection=os.path.join(OUT, 'inventory-cache-password'))
     config['want_proxmox_nodes_ansible_host'] = False  # community.proxmox has it; ignored with a warning
-    run = Run('password', config, unset=('PROXMOX_HOST', 'PROXMOX_PORT', 'PROXMOX_TOKEN_ID', 'PROXMOX_TOKEN_SECRET')).ok()
+    # the file's url wins over PROXMOX_HOST from the environment
+    run = Run('password', config, unset=('PROXMOX_PORT', 'PROXMOX_TOKEN_ID', 'PROXMOX_TOKEN_SECRET'),
+              env=dict(PROXMOX_HOST='pve.invalid')).ok()
     assert run.hosts() == ALL_GUESTS
     assert 'unknown option(s) ignored: want_proxmox_nodes_ansible_host' in run.error, run.error
     assert len(run.logins) == 1 and len(run.reads) == 1, run.calls

@@ -620,6 +620,9 @@ class QemuVM(PVEGuestModule):
         if guest.template and (changes or grows) and p['state'] != 'template':
             raise InputError('state', '%s is a template; the task would change %s. Templates are changed only with '
                                       'state: template' % (self.describe(guest), ', '.join(sorted(changes) or grows)))
+        if p['state'] in ('stopped', 'template') and guest.running:
+            # changed while stopped, the config applies at once instead of waiting as pending
+            self.stop(guest)
         config = self.converge(guest, config, changes, grows, created)
         self.set_pool(guest, created)
         self.set_power(guest)
@@ -753,8 +756,6 @@ class QemuVM(PVEGuestModule):
             else:
                 self.start(guest)
         elif state == 'template' and not guest.template:
-            if guest.running:
-                self.stop(guest)
             if self.plan('template'):
                 self.task('POST', self.path(guest, '/template'), None, timeout=self.timeouts['template'],
                           what='conversion of %s to a template' % self.describe(guest), guest=guest)
@@ -775,21 +776,19 @@ class QemuVM(PVEGuestModule):
             ip_addresses = self.wait_for_addresses(guest, lambda: (self.client.get(
                 self.path(guest, '/agent/network-get-interfaces')) or {}).get('result'))
         managed = set(self.want) | set(self.disks) | set(changes)
+        if self.cloudinit:
+            managed |= set(k for k, v in config.items() if qm.DRIVE_RE.match(k) and qm.is_cloudinit(v))
         diff_before = dict((k, before[k]) for k in managed if before.get(k) is not None)
-        diff_after = dict(diff_before)
-        if not before:  # created in this run: everything managed is new
-            diff_after = dict((k, config[k]) for k in managed | {'ide2'} if config.get(k) is not None
-                              and (k != 'ide2' or k in managed or self.cloudinit))
-        for key, value in changes.items():
-            if value is None:
-                diff_after.pop(key, None)
-            else:
-                diff_after[key] = value
-        for slot, size in grows.items():
-            if diff_after.get(slot):
+        if self.module.check_mode:
+            diff_after = dict(diff_before)
+            diff_after.update(changes)
+            for slot, size in grows.items():
                 values = ps.parse(diff_after[slot], dict(default_key='file'))
                 values['size'] = ps.format_size(size)
                 diff_after[slot] = ps.format_string(values, dict(default_key='file'))
+            diff_after = dict((k, v) for k, v in diff_after.items() if v is not None)
+        else:
+            diff_after = dict((k, config[k]) for k in managed if config.get(k) is not None)
         self.result.update(
             status=guest.status if guest.status in ('running', 'stopped') else 'stopped', template=guest.template,
             config=redact(config), diff=dict(before=redact(diff_before), after=redact(diff_after)), pending=pending,

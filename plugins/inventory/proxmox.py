@@ -354,6 +354,8 @@ CONFIG_SOURCES = frozenset(('agent', 'ipconfig', 'lxc_net'))
 FATAL_KINDS = frozenset(('connection', 'auth', 'tls', 'config'))
 DISK_KEY = re.compile(r'^(?:(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$')
 TAG_SPLIT = re.compile(r'[;,\s]+')
+WHITESPACE = re.compile(r'\s+')
+DNS_NAME = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$')
 UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9_]')
 PATTERN_OPTIONS = ('nodes', 'pools', 'tags', 'exclude_tags', 'names', 'exclude_names')
 # The aliases in DOCUMENTATION (Ansible accepts them; only the unknown-option warning needs the list).
@@ -388,6 +390,18 @@ def match_any(value, patterns):
         elif fnmatch.fnmatchcase(value, pattern):
             return True
     return False
+
+
+def guest_name(resource):
+    """The guest's name as a host name; PVE lists a VM without a name as 'VM 100' (with a space)."""
+    name = WHITESPACE.sub('', str(resource.get('name') or ''))
+    return name or '%s%s' % ('CT' if resource.get('type') == 'lxc' else 'VM', resource.get('vmid'))
+
+
+def dns_name(resource):
+    """The guest's name when it can be a DNS name (PVE's 'VM 100' placeholder cannot), else None."""
+    name = resource.get('name')
+    return name if isinstance(name, str) and DNS_NAME.match(name) else None
 
 
 def parse_property_string(value):
@@ -757,7 +771,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                                                       if i.get(k) is not None) for i in interfaces]
                     address = pick_address(interface_addresses(interfaces))
             elif source == 'name':
-                address = guest.get('name')
+                address = dns_name(guest)
             if address:
                 details['address'] = address
                 details['address_source'] = source
@@ -844,7 +858,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _host_name(self, guest, facts, used):
         how = self.get_option('hostname') or 'name'
         if how == 'name':
-            name = guest.get('name') or str(guest['vmid'])
+            name = guest_name(guest)
         elif how == 'vmid':
             name = str(guest['vmid'])
         else:
@@ -860,7 +874,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 if self._strict:
                     raise AnsibleParserError(message)
                 display.warning(message + '; the guest name is used')
-                name = guest.get('name') or str(guest['vmid'])
+                name = guest_name(guest)
             name = str(name).strip()
             if not name:
                 display.warning('pve.cloud.proxmox: hostname template gave an empty name for %s %s; left out'

@@ -19,6 +19,8 @@ from ansible_collections.pve.cloud.plugins.inventory.proxmox import (
     agent_enabled,
     agent_interfaces,
     config_value,
+    dns_name,
+    guest_name,
     interface_addresses,
     match_any,
     parse_tags,
@@ -197,3 +199,11 @@ def test_split_url_errors(url, message):
 def test_origin_rank_file_beats_environment_beats_default():
     # get_option_and_origin's origins: 'Direct' (the file), 'env: PROXMOX_URL', 'default'
     assert _origin_rank('Direct') > _origin_rank('env: PROXMOX_HOST') > _origin_rank('default')
+
+
+def test_guest_name_and_dns_name():
+    unnamed = {'vmid': 100, 'type': 'qemu', 'name': 'VM 100'}  # what PVE lists for a VM without a name
+    assert guest_name(unnamed) == 'VM100' and dns_name(unnamed) is None
+    assert guest_name({'vmid': 101, 'type': 'lxc'}) == 'CT101'
+    named = {'vmid': 102, 'type': 'qemu', 'name': 'web-1.example.com'}
+    assert guest_name(named) == dns_name(named) == 'web-1.example.com'

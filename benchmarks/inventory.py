@@ -8,8 +8,10 @@ pvesim with 2,000 guests on 3 nodes and 5 ms of latency on every API request; `a
 for: no per-guest facts, want_config, want_config + want_addresses. Prints wall time, API calls and hosts.
 Target: config + addresses under 10 s.
 
-    ANSIBLE_COLLECTIONS_PATH=<dir with ansible_collections/pve/cloud> python benchmarks/inventory.py
-        [--guests 2000] [--latency-ms 5] [--concurrency 8]
+    bash benchmarks/inventory.sh [--guests 2000] [--latency-ms 5] [--concurrency 8]   (make bench runs it)
+
+or, with ANSIBLE_COLLECTIONS_PATH set to a directory holding ansible_collections/pve/cloud,
+python benchmarks/inventory.py with the same options.
 
 Needs pvesim and ansible-core on PATH (for example the venv of .ci/env.sh setup_venv).
 """

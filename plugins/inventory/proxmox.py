@@ -324,6 +324,7 @@ import fnmatch
 import hashlib
 import ipaddress
 import json
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -552,13 +553,11 @@ def split_url(url):
     return parts.hostname, port
 
 
-def _origin_rank(origin):
-    origin = str(origin or '').lower()
-    if origin.startswith('env'):
-        return 1
-    if origin in ('default', ''):
-        return 0
-    return 2  # the file (or a variable)
+def _origin_rank(config, names, env_var):
+    """2 when the inventory file sets the option, 1 when only the environment does, else 0."""
+    if any(name in config for name in names):
+        return 2
+    return 1 if os.environ.get(env_var) else 0
 
 
 # -- the plugin -----------------------------------------------------------------------------------
@@ -580,7 +579,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         super(InventoryModule, self).parse(inventory, loader, path)
         config = self._read_config_data(path)
         self._warn_unknown_options(config, path)
-        self._setup()
+        self._setup(config)
 
         cache_key = self.get_cache_key(path)
         use_cache = self.get_option('cache') and cache
@@ -617,12 +616,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             value = self.templar.template(value)
         return None if value is None else str(value)
 
-    def _setup(self):
+    def _setup(self, config):
         host, port = self._text_option('api_host'), self.get_option('api_port')
         url = self._text_option('url')
         if url:
-            url_rank = _origin_rank(self.get_option_and_origin('url')[1])
-            host_rank = _origin_rank(self.get_option_and_origin('api_host')[1]) if host else -1
+            # (get_option_and_origin cannot tell the file from the defaults before ansible-core 2.19)
+            url_rank = _origin_rank(config, ('url',), 'PROXMOX_URL')
+            host_rank = _origin_rank(config, ('api_host',), 'PROXMOX_HOST') if host else -1
             if url_rank >= host_rank:
                 host, url_port = split_url(url)
                 port = url_port or port

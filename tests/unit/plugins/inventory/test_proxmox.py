@@ -196,9 +196,12 @@ def test_split_url_errors(url, message):
         split_url(url)
 
 
-def test_origin_rank_file_beats_environment_beats_default():
-    # get_option_and_origin's origins: 'Direct' (the file), 'env: PROXMOX_URL', 'default'
-    assert _origin_rank('Direct') > _origin_rank('env: PROXMOX_HOST') > _origin_rank('default')
+def test_origin_rank_file_beats_environment_beats_default(monkeypatch):
+    monkeypatch.setenv('PROXMOX_HOST', 'pve1')
+    monkeypatch.delenv('PROXMOX_URL', raising=False)
+    assert _origin_rank({'url': 'https://pve2'}, ('url',), 'PROXMOX_URL') == 2
+    assert _origin_rank({}, ('api_host',), 'PROXMOX_HOST') == 1
+    assert _origin_rank({}, ('url',), 'PROXMOX_URL') == 0
 
 
 def test_guest_name_and_dns_name():

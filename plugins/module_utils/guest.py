@@ -222,6 +222,13 @@ class PVEGuestModule(object):
         if nodes[node] not in (None, 'online'):
             raise InputError(param, "node '%s' is %s: pick an online node" % (node, nodes[node]))
 
+    def check_pool(self, pool, param='pool'):
+        """Fail before any write when the pool does not exist."""
+        pools = sorted(p.get('poolid') for p in self.client.get('/pools') or [] if p.get('poolid'))
+        if pool not in pools:
+            raise InputError(param, "pool '%s' does not exist (pools: %s): create it first or fix the name"
+                             % (pool, ', '.join(pools) or 'none'))
+
     # -- tasks, locks --------------------------------------------------------------------------
 
     def task(self, method, path, params=None, timeout=300, what=None, guest=None):

@@ -620,6 +620,8 @@ class QemuVM(PVEGuestModule):
         if guest.template and (changes or grows) and p['state'] != 'template':
             raise InputError('state', '%s is a template; the task would change %s. Templates are changed only with '
                                       'state: template' % (self.describe(guest), ', '.join(sorted(changes) or grows)))
+        if p['pool'] and not created and guest.pool != p['pool']:
+            self.check_pool(p['pool'])
         if p['state'] in ('stopped', 'template') and guest.running:
             # changed while stopped, the config applies at once instead of waiting as pending
             self.stop(guest)
@@ -635,6 +637,8 @@ class QemuVM(PVEGuestModule):
             node = p['target'] or p['node'] or source.node
             if node != source.node:
                 self.check_node(node, 'target' if p['target'] else 'node')
+            if p['pool']:
+                self.check_pool(p['pool'])
             self.plan('clone', source=source.vmid, full=p['full'])
             if self.module.check_mode:
                 return self.planned_clone(source, node)
@@ -649,6 +653,8 @@ class QemuVM(PVEGuestModule):
                                  % (p['name'] or p['vmid']))
             params = self.create_params()
             self.check_node(p['node'])
+            if p['pool']:
+                self.check_pool(p['pool'])
             self.plan('create')
             if self.module.check_mode:
                 return self.planned_only(p['node'], params)

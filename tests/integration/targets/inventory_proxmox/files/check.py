@@ -285,6 +285,38 @@ def password_url_and_old_names():
 
 
 @check
+def transient_errors_are_retried_and_one_bad_guest_is_kept():
+    faults = [
+        dict(path='^/cluster/resources$', kind='reset', count=1),
+        dict(path='^/nodes/pve1/qemu/100/config$', kind='status', status=503, count=2),
+        dict(path='^/nodes/pve1/qemu/102/config$', kind='status', status=500, message='boom', count=None),
+    ]
+    for fault in faults:
+        admin('POST', '/_pvesim/faults', fault)
+    try:
+        run = Run('faults', dict(want_config=True)).ok()
+    finally:
+        admin('DELETE', '/_pvesim/faults')
+    assert run.hosts() == ALL_GUESTS
+    assert run.paths().count('/cluster/resources') == 2 and run.paths().count('/nodes/pve1/qemu/100/config') == 3
+    assert run.hostvars['web1']['proxmox_cores'] == 2
+    # a guest whose configuration fails for good is kept with the cluster facts and the error
+    assert 'boom' in run.hostvars['db1']['proxmox_facts_error'] and 'proxmox_cores' not in run.hostvars['db1']
+    assert 'db1 (qemu 102): only cluster facts' in run.error, run.error
+
+
+@check
+def offline_node_guests_cost_no_call():
+    admin('POST', '/_pvesim/faults', dict(kind='node_offline', node='pve2', count=None))
+    try:
+        run = Run('offline', dict(want_config=True, want_addresses=True)).ok()
+    finally:
+        admin('DELETE', '/_pvesim/faults')
+    assert run.hosts('proxmox_all_unknown') == {'web2', 'ct-static', 'lost1'}, run.hosts('proxmox_all_unknown')
+    assert not [p for p in run.paths() if p.startswith('/nodes/pve2/')], run.paths()
+
+
+@check
 def bad_credentials_are_named():
     run = Run('bad_token', {}, env=dict(PROXMOX_TOKEN_SECRET='00000000-0000-0000-0000-000000000000'))
     assert run.proc.returncode != 0

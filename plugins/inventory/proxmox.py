@@ -146,7 +146,8 @@ options:
       - V(ipconfig), the static C(ip)/C(ip6) of the VM's cloud-init C(ipconfigN) (V(dhcp) and V(auto) are skipped).
       - V(lxc_net), the static C(ip)/C(ip6) of the container's C(netN).
       - V(lxc_interfaces), the addresses a running container reports (C(/interfaces)).
-      - V(name), the guest name, for guests whose name resolves in DNS.
+      - V(name), the guest name, for guests whose name resolves in DNS (not for a VM without a name, which PVE
+        lists as C(VM 100), nor for the second of two guests with the same name).
       - From interfaces, the first address that is not loopback, link-local or unspecified is taken, IPv4 before
         IPv6. Sources that need the guest configuration (V(agent), V(ipconfig), V(lxc_net)) read it once per guest.
     type: list
@@ -166,7 +167,8 @@ options:
       - The template sees the fields of C(/cluster/resources) (C(name), C(vmid), C(node), C(type), C(status),
         C(tags), C(pool), ...) and the facts.
       - Two guests that end up with the same name are both kept; the one with the higher VMID is named
-        C(<name>_<vmid>) and a warning says so.
+        C(<name>_<vmid>) and a warning says so. A VM without a name (PVE lists it as C(VM 100)) is named
+        C(VM100).
     type: str
     default: name
   facts_prefix:

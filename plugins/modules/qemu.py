@@ -435,8 +435,8 @@ diff:
 pending:
   description:
     - Changes PVE keeps pending until the running VM restarts, keyed by config key, each with C(current), C(pending)
-      and C(delete).
-  returned: success and the VM is running
+      and C(delete). Empty when the VM is stopped.
+  returned: success
   type: dict
   sample: {memory: {current: '2048', pending: '4096'}}
 reboot_required:
@@ -604,6 +604,11 @@ class QemuVM(PVEGuestModule):
                 self.result.update(vmid=p['vmid'], status='absent', diff=dict(before={}, after={}))
             return
         created = guest is None
+        if created and p['vmid'] is not None and p['name']:
+            namesakes = [str(e['vmid']) for e in self.resources() if e.get('name') == p['name']]
+            if namesakes:
+                self.module.warn("VM %s does not exist, so it is created, but VMID %s is also named '%s'"
+                                 % (p['vmid'], ', '.join(namesakes), p['name']))
         if created:
             guest, config = self.create_or_clone()
             if guest is None:  # check mode: nothing to read back

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 UPID_RE = re.compile(r"^UPID:([a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):"
                      r"([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$")
 
@@ -260,6 +262,23 @@ def test_agent(pvesim, api):
     eth = {i["name"]: i for i in res}
     assert eth["eth0"]["ip-addresses"][0] == {"ip-address": "10.1.2.3", "ip-address-type": "ipv4", "prefix": 24}
     assert eth["eth1"]["ip-addresses"][0]["ip-address"].startswith("192.168.100.")
+    # Linux guests also report the EUI-64 link-local address of every NIC
+    mac = eth["eth0"]["hardware-address"].lower().split(":")
+    link_local = eth["eth0"]["ip-addresses"][-1]
+    assert link_local["ip-address-type"] == "ipv6" and link_local["prefix"] == 64
+    assert link_local["ip-address"].startswith("fe80::") and link_local["ip-address"].endswith(mac[4] + mac[5])
+
+
+def test_unnamed_vm_is_listed_as_vm_space_vmid(api):
+    api.run("POST", "/nodes/pve1/qemu", data={"vmid": 105})
+    entry = [r for r in api.ok("GET", "/cluster/resources", params={"type": "vm"}) if r["vmid"] == 105][0]
+    assert entry["name"] == "VM 105"
+
+
+def test_scenario_guest_on_unknown_node_is_rejected(pvesim):
+    with pytest.raises(Exception) as err:
+        pvesim.load_scenario({"guests": [{"type": "qemu", "vmid": 300, "node": "nowhere", "name": "x"}]})
+    assert "unknown node 'nowhere'" in str(err.value)
 
 
 def test_agent_boot_delay_with_time_scale(pvesim, api):

@@ -353,6 +353,12 @@ class Cluster(GuestOps):
     def load_scenario(self, sc):
         """Replace the state with a scenario dict (see README)."""
         with self.lock:
+            # a guest config lives in a node's directory: PVE has no guests on unknown nodes
+            node_names = [nd["name"] for nd in sc["nodes"]] if sc.get("nodes") else list(self.nodes)
+            for gd in sc.get("guests", []):
+                if gd.get("node") and gd["node"] not in node_names:
+                    raise PVEError("scenario guest %s is on unknown node '%s' (nodes: %s)"
+                                   % (gd.get("vmid"), gd["node"], ", ".join(sorted(node_names))))
             if sc.get("nodes"):
                 self.nodes_count = len(sc["nodes"])
             self.reset()

@@ -169,7 +169,7 @@ class Guest:
     def name(self):
         if self.type == "lxc":
             return self.config.get("hostname", "CT%s" % self.vmid)
-        return self.config.get("name", "VM%s" % self.vmid)
+        return self.config.get("name", "VM %s" % self.vmid)
 
     def summary(self, now, node_status="online", hastate=None):
         """The /cluster/resources entry as a pre-encoded JSON string (cached until the guest changes)."""
@@ -1191,6 +1191,7 @@ class GuestOps:
             "statistics": {"rx-bytes": 0, "rx-packets": 0, "tx-bytes": 0, "tx-packets": 0,
                            "rx-errs": 0, "rx-dropped": 0, "tx-errs": 0, "tx-dropped": 0}}]
         for name, mac, addrs in self.guest_ips(g):
+            addrs = list(addrs) + [(link_local_ipv6(mac), 64, 6)]
             res.append({"name": name, "hardware-address": mac,
                         "ip-addresses": [{"ip-address": a, "ip-address-type": "ipv%d" % f, "prefix": p} for a, p, f in addrs],
                         "statistics": {"rx-bytes": 1024, "rx-packets": 10, "tx-bytes": 512, "tx-packets": 5,
@@ -1205,6 +1206,7 @@ class GuestOps:
                 "ip-addresses": [{"ip-address": "127.0.0.1", "ip-address-type": "inet", "prefix": 8},
                                  {"ip-address": "::1", "ip-address-type": "inet6", "prefix": 128}]}]
         for name, mac, addrs in self.guest_ips(g):
+            addrs = list(addrs) + [(link_local_ipv6(mac), 64, 6)]
             e = {"name": name, "hwaddr": mac, "hardware-address": mac,
                  "ip-addresses": [{"ip-address": a, "ip-address-type": "inet" if f == 4 else "inet6", "prefix": p}
                                   for a, p, f in addrs]}
@@ -1212,3 +1214,11 @@ class GuestOps:
                 e.setdefault("inet" if f == 4 else "inet6", "%s/%d" % (a, p))
             res.append(e)
         return res
+
+
+def link_local_ipv6(mac):
+    """The fe80:: address a Linux guest derives from its MAC (EUI-64); real agents report it on every NIC."""
+    octets = [int(x, 16) for x in mac.split(":")]
+    octets[0] ^= 0x02
+    eui = octets[:3] + [0xFF, 0xFE] + octets[3:]
+    return "fe80::" + ":".join("%x" % (eui[i] << 8 | eui[i + 1]) for i in range(0, 8, 2))

@@ -263,14 +263,14 @@ EXAMPLES = r'''
 # PROXMOX_TOKEN_SECRET, PROXMOX_CA_PATH), one API call for the whole cluster.
 plugin: pve.cloud.proxmox
 
----
+
 # An explicit address and an API token; the secret from the environment or Ansible Vault.
 plugin: pve.cloud.proxmox
 url: https://pve1.example.com:8006
 token_id: inventory@pve!ansible
 ca_path: /etc/ansible/pve-root-ca.pem
 
----
+
 # Addresses: ansible_host from the guest agent, else the cloud-init or container IP, else the name.
 plugin: pve.cloud.proxmox
 want_addresses: true
@@ -279,7 +279,7 @@ statuses: [running]
 pools: [prod]
 exclude_tags: [no-ansible]
 
----
+
 # Configuration facts, compose and keyed groups (existing community.proxmox keyed_groups keep working).
 plugin: pve.cloud.proxmox
 want_config: true
@@ -299,7 +299,7 @@ groups:
 filters:
   - proxmox_onboot | default(0) | int == 1
 
----
+
 # Hosts named by node and VMID, cached for an hour (a second run within the hour makes no API call).
 plugin: pve.cloud.proxmox
 hostname: "{{ node }}-{{ vmid }}"
@@ -308,7 +308,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/pve-cloud-inventory
 cache_timeout: 3600
 
----
+
 # AWX / AAP: commit a file like this one (for example inventories/cloud.proxmox.yml) to the project, create an
 # inventory source "Sourced from a Project" pointing at it, and attach a custom credential whose injector sets
 # the environment:

@@ -338,11 +338,6 @@ from ansible.utils.display import Display
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEClient, PVEError
 
 try:
-    from requests.adapters import HTTPAdapter
-except ImportError:
-    HTTPAdapter = None
-
-try:
     # ansible-core 2.19+ never templates data that was not marked as trusted: API data needs no wrapping.
     from ansible.template import trust_as_template  # noqa: F401 pylint: disable=unused-import
     wrap_var = None
@@ -666,7 +661,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _client(self):
         try:
-            return PVEClient(log=display.vvv, **self._connection)
+            return PVEClient(log=display.vvv, pool_size=self._concurrency, **self._connection)
         except PVEError as err:
             raise AnsibleParserError('pve.cloud.proxmox: %s' % err.message)
 
@@ -717,9 +712,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         return True
 
     def _read_details(self, client, guests):
-        if HTTPAdapter is not None and client.session is not None and self._concurrency > 10:
-            # requests keeps 10 connections per host by default; more workers would open and drop extra ones.
-            client.session.mount('https://', HTTPAdapter(pool_connections=1, pool_maxsize=self._concurrency))
         if self._concurrency == 1:
             results = [self._guest_details(client, g) for g in guests]
         else:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import time
 import traceback
 
@@ -148,7 +149,8 @@ class PVEClient(object):
     read_retry_budget = 60.0
 
     def __init__(self, api_host, api_port=8006, api_user=None, api_password=None, api_otp=None, api_token_id=None,
-                 api_token_secret=None, validate_certs=True, ca_path=None, api_timeout=30, log=None, **_ignored):
+                 api_token_secret=None, validate_certs=True, ca_path=None, api_timeout=30, log=None, pool_size=10,
+                 **_ignored):
         if not HAS_REQUESTS:
             raise PVEError(missing_required_lib('requests'), kind='config')
         if not HAS_PROXMOXER:
@@ -166,6 +168,9 @@ class PVEClient(object):
         self.calls = []
         self.session = None
         self._auth = None
+        # connections kept open to the API; callers with more worker threads raise it
+        self.pool_size = max(1, pool_size or 10)
+        self._connect_lock = threading.Lock()
 
         has_token = bool(api_token_id or api_token_secret)
         if has_token and api_password:
@@ -207,6 +212,12 @@ class PVEClient(object):
     def _connect(self):
         if self.session is not None:
             return
+        # threads sharing one client must not log in twice
+        with self._connect_lock:
+            if self.session is None:
+                self._open_session()
+
+    def _open_session(self):
         common = dict(verify_ssl=self.verify, timeout=self.timeout)
         if self.token_name:
             self._auth = ProxmoxHTTPApiTokenAuth(self.user, self.token_name, self._credentials['token_value'], **common)
@@ -223,9 +234,12 @@ class PVEClient(object):
             except requests.exceptions.RequestException as err:
                 raise self._transport_error(err, 'POST', '/access/ticket')
             self._record('POST', '/access/ticket', 200, started)
-        self.session = ProxmoxHttpSession()
-        self.session.auth = self._auth
-        self.session.headers['Accept'] = 'application/json'
+        session = ProxmoxHttpSession()
+        session.auth = self._auth
+        session.headers['Accept'] = 'application/json'
+        if self.pool_size > 10:
+            session.mount('https://', requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size))
+        self.session = session
 
     def close(self):
         if self.session is not None:

@@ -17,6 +17,10 @@ PROXMOX_TOKEN_ID=$(field token_id)
 PROXMOX_TOKEN_SECRET=$(field token_secret)
 cd "$COLL"
 ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" playbooks/demo/demo.yml
+echo
+echo "The fleet as a dynamic inventory (pve.cloud.proxmox, credentials from the environment):"
+printf 'plugin: pve.cloud.proxmox\nwant_config: true\n' > "$WORK/demo.proxmox.yml"
+ansible-inventory -i "$WORK/demo.proxmox.yml" --graph
 cat <<MSG
 
 pvesim is still running for you to explore ($(field url), CA $(field ca_path)):

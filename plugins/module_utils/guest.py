@@ -281,7 +281,7 @@ class PVEGuestModule(object):
                     raise
         return base
 
-    def create_guest(self, node, name, send, what, timeout, vmid=None, task_node=None):
+    def create_guest(self, node, name, send, what, timeout, vmid=None):
         """Create or clone a guest without ever making two: returns the new Guest.
 
         `send(vmid)` posts the create/clone write and returns the UPID. With no vmid, one is
@@ -323,8 +323,8 @@ class PVEGuestModule(object):
         if name and guest.name and guest.name != name:
             # another run took this VMID; ours was not created
             return None
-        self.module.warn('the answer to the %s call (new %s %s) was lost; found the %s on node %s and waited for its '
-                         'task instead of sending the call again' % (what, self.label, vmid, self.label, guest.node))
+        self.module.warn('lost the answer to the %s call for new %s %s; found that %s on node %s and waited for '
+                         'its task instead of sending the call again' % (what, self.label, vmid, self.label, guest.node))
         self.wait_unlocked(guest, timeout, what, locks=('create', 'clone'))
         if self.find(vmid=vmid, refresh=True) is None:
             raise PVEError('%s of %s %s failed after its answer was lost: the guest is gone again; look at the task '

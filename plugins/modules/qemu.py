@@ -651,7 +651,7 @@ class QemuVM(PVEGuestModule):
                           storage=p['storage'], format=p['format'], pool=p['pool'], snapname=p['snapname'])
             path = '/nodes/%s/qemu/%s/clone' % (source.node, source.vmid)
             guest = self.create_guest(node, p['name'], lambda vmid: self.client.post(path, newid=vmid, **params),
-                                      'clone of %s' % self.describe(source), self.timeouts['clone'], vmid=p['vmid'])
+                                      'clone', self.timeouts['clone'], vmid=p['vmid'])
         else:
             if not p['node']:
                 raise InputError('node', '%s does not exist: set node (where to create it) or clone'

@@ -259,55 +259,53 @@ seealso:
 '''
 
 EXAMPLES = r'''
+# Each block is one inventory file (its name must end in proxmox.yml or proxmox.yaml). The first is live
+# YAML; the others are commented out so this text stays one valid YAML document.
+
 # cloud.proxmox.yml: credentials from the environment only (PROXMOX_HOST, PROXMOX_TOKEN_ID,
 # PROXMOX_TOKEN_SECRET, PROXMOX_CA_PATH), one API call for the whole cluster.
 plugin: pve.cloud.proxmox
 
-
 # An explicit address and an API token; the secret from the environment or Ansible Vault.
-plugin: pve.cloud.proxmox
-url: https://pve1.example.com:8006
-token_id: inventory@pve!ansible
-ca_path: /etc/ansible/pve-root-ca.pem
-
+# plugin: pve.cloud.proxmox
+# url: https://pve1.example.com:8006
+# token_id: inventory@pve!ansible
+# ca_path: /etc/ansible/pve-root-ca.pem
 
 # Addresses: ansible_host from the guest agent, else the cloud-init or container IP, else the name.
-plugin: pve.cloud.proxmox
-want_addresses: true
+# plugin: pve.cloud.proxmox
+# want_addresses: true
 # only running production guests, without calling the API for the others
-statuses: [running]
-pools: [prod]
-exclude_tags: [no-ansible]
-
+# statuses: [running]
+# pools: [prod]
+# exclude_tags: [no-ansible]
 
 # Configuration facts, compose and keyed groups (existing community.proxmox keyed_groups keep working).
-plugin: pve.cloud.proxmox
-want_config: true
-compose:
-  # the static cloud-init or container address, else the name; no agent call at all
-  ansible_host: proxmox_ipconfig0.ip | default(proxmox_net0.ip) | default(proxmox_name) | regex_replace('/.*$', '')
-  ansible_user: "'debian' if proxmox_type == 'qemu' else 'root'"
-keyed_groups:
-  - key: proxmox_tags
-    prefix: role
-  - key: proxmox_ostype
-    prefix: os
-    default_value: unknown
-groups:
-  webservers: "'web' in proxmox_tags"
-  big: proxmox_maxmem > 8 * 1024 ** 3
-filters:
-  - proxmox_onboot | default(0) | int == 1
-
+# plugin: pve.cloud.proxmox
+# want_config: true
+# compose:
+#   # the static cloud-init or container address, else the name; no agent call at all
+#   ansible_host: proxmox_ipconfig0.ip | default(proxmox_net0.ip) | default(proxmox_name) | regex_replace('/.*$', '')
+#   ansible_user: "'debian' if proxmox_type == 'qemu' else 'root'"
+# keyed_groups:
+#   - key: proxmox_tags
+#     prefix: role
+#   - key: proxmox_ostype
+#     prefix: os
+#     default_value: unknown
+# groups:
+#   webservers: "'web' in proxmox_tags"
+#   big: proxmox_maxmem > 8 * 1024 ** 3
+# filters:
+#   - proxmox_onboot | default(0) | int == 1
 
 # Hosts named by node and VMID, cached for an hour (a second run within the hour makes no API call).
-plugin: pve.cloud.proxmox
-hostname: "{{ node }}-{{ vmid }}"
-cache: true
-cache_plugin: ansible.builtin.jsonfile
-cache_connection: ~/.cache/pve-cloud-inventory
-cache_timeout: 3600
-
+# plugin: pve.cloud.proxmox
+# hostname: "{{ node }}-{{ vmid }}"
+# cache: true
+# cache_plugin: ansible.builtin.jsonfile
+# cache_connection: ~/.cache/pve-cloud-inventory
+# cache_timeout: 3600
 
 # AWX / AAP: commit a file like this one (for example inventories/cloud.proxmox.yml) to the project, create an
 # inventory source "Sourced from a Project" pointing at it, and attach a custom credential whose injector sets
@@ -317,9 +315,9 @@ cache_timeout: 3600
 #     PROXMOX_TOKEN_ID: '{{ token_id }}'
 #     PROXMOX_TOKEN_SECRET: '{{ token_secret }}'
 # The execution environment needs the pve.cloud collection and the requests and proxmoxer Python libraries.
-plugin: pve.cloud.proxmox
-want_addresses: true
-concurrency: 16
+# plugin: pve.cloud.proxmox
+# want_addresses: true
+# concurrency: 16
 '''
 
 import fnmatch

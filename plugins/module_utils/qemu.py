@@ -34,6 +34,11 @@ CLOUDINIT_KEYS = re.compile(r'^(ciuser|cipassword|citype|ciupgrade|cicustom|sshk
 SPECIAL_DISKS = ('efidisk0', 'tpmstate0')
 
 
+# Keys holding lists, and how a value (list or PVE's string) becomes a comparable list.
+LIST_KEYS = dict(tags=ps.parse_tags, sshkeys=ps.decode_sshkeys_list, nameserver=ps.split_list,
+                 searchdomain=ps.split_list)
+
+
 def schema_entry(key):
     """(type, enum, format) of a config key, or None when QEMU has no such key."""
     if key in KEYS:
@@ -88,15 +93,12 @@ def normalize(key, value, param):
     """The desired value of a non-disk key in comparable form (dict for property strings)."""
     if value is None:
         return None
-    if key == 'tags':
+    if key in LIST_KEYS:
+        # an empty list means "none": the key is removed
         try:
-            return ps.parse_tags(value)
+            return LIST_KEYS[key](value) or None
         except ps.PropertyStringError as err:
             raise InputError(param, str(err))
-    if key == 'sshkeys':
-        return ps.decode_sshkeys_list(value)
-    if key in ('nameserver', 'searchdomain'):
-        return ps.split_list(value)
     if key_format(key) is not None:
         return _propstring_dict(key, value, param)
     kind, enum, _fmt = schema_entry(key)

@@ -202,7 +202,7 @@ options:
     description: Boot order in PVE's form, for example V(order=scsi0;ide2;net0).
     type: str
   tags:
-    description: Tags. Order and separators do not matter.
+    description: Tags. Order and separators do not matter; an empty list removes all tags.
     type: list
     elements: str
   description:
@@ -263,7 +263,7 @@ options:
         create) and not compared afterwards.
     type: str
   sshkeys:
-    description: Cloud-init SSH public keys, one per item (PVE's URL encoding is handled).
+    description: Cloud-init SSH public keys, one per item (PVE's URL encoding is handled); an empty list removes them.
     type: list
     elements: str
   ipconfig:
@@ -566,7 +566,9 @@ class QemuVM(PVEGuestModule):
                 changes[slot] = value
             if grow and have is not None:
                 grows[slot] = grow
-        if self.cloudinit and not any(qm.DRIVE_RE.match(k) and qm.is_cloudinit(v) for k, v in config.items()):
+        has_drive = any(qm.DRIVE_RE.match(k) and qm.is_cloudinit(v) for k, v in config.items()) \
+            or any(d is not None and d.cloudinit for d in self.disks.values())
+        if self.cloudinit and not has_drive:
             if config.get('ide2') is not None or 'ide2' in changes:
                 raise InputError('cloudinit_drive', 'ide2 is taken (%s): put the cloud-init drive in disks on a free '
                                                     'slot, for example disks.ide0: %s:cloudinit'

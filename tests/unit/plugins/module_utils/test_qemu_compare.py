@@ -59,6 +59,11 @@ def test_different_for_pve(key, have, want):
     assert not same(key, have, want)
 
 
+@pytest.mark.parametrize('key', ['tags', 'sshkeys', 'nameserver', 'searchdomain'])
+def test_an_empty_list_removes_the_key(key):
+    assert qm.normalize(key, [], key) is None
+
+
 def test_net_keeps_the_generated_mac():
     want = qm.normalize('net0', {'model': 'virtio', 'bridge': 'vmbr1', 'tag': 20}, 'networks')
     assert qm.wire('net0', want, 'virtio=BC:24:11:AA:BB:CC,bridge=vmbr0') == 'virtio=BC:24:11:AA:BB:CC,bridge=vmbr1,tag=20'

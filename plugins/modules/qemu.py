@@ -752,9 +752,20 @@ class QemuVM(PVEGuestModule):
         pool = self.params['pool']
         if not pool or created or guest.pool == pool:
             return
-        if self.plan('set_pool', pool=pool, previous=guest.pool):
+        if not self.plan('set_pool', pool=pool, previous=guest.pool):
+            return
+        what = 'move of %s to pool %s' % (self.describe(guest), pool)
+        try:
             self.task('PUT', '/pools', {'poolid': pool, 'vms': guest.vmid, 'allow-move': 1},
-                      timeout=self.timeouts['config'], what='move of %s to pool %s' % (self.describe(guest), pool),
+                      timeout=self.timeouts['config'], what=what, guest=guest)
+        except PVEError as err:
+            if err.status != 501:
+                raise
+            # PVE before 8.1 has only /pools/{poolid}, and no allow-move: leave the old pool first
+            if guest.pool:
+                self.task('PUT', '/pools/%s' % guest.pool, {'vms': guest.vmid, 'delete': 1},
+                          timeout=self.timeouts['config'], what=what, guest=guest)
+            self.task('PUT', '/pools/%s' % pool, {'vms': guest.vmid}, timeout=self.timeouts['config'], what=what,
                       guest=guest)
 
     def set_power(self, guest):

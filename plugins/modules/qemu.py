@@ -478,7 +478,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils import qemu as qm
 from ansible_collections.pve.cloud.plugins.module_utils.guest import (
-    DIGEST_RE, InputError, PVEGuestModule, guest_argument_spec, redact)
+    DIGEST_RE, InputError, PVEGuestModule, changed_keys, guest_argument_spec, redact)
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
 
 # Options that are QEMU config keys of the same name.
@@ -547,14 +547,9 @@ class QemuVM(PVEGuestModule):
 
     def plan_config(self, config):
         """Changed keys as {key: value to send or None} and disks to grow {slot: bytes}."""
-        changes, grows = {}, {}
-        for key, want in self.want.items():
-            have = config.get(key)
-            if want is None:
-                if have is not None:
-                    changes[key] = None
-            elif have is None or not qm.same(key, have, want):
-                changes[key] = qm.wire(key, want, have)
+        grows = {}
+        changes = dict((key, qm.wire(key, want, config.get(key)))
+                       for key, want in changed_keys(config, self.want, qm.same).items())
         for slot, disk in self.disks.items():
             have = config.get(slot)
             if disk is None:

@@ -293,7 +293,7 @@ options:
     description:
       - Any other key of PVE's QEMU config (for example C(numa), C(hotplug), C(serial0), C(vga)), with PVE's value.
         V(null) deletes the key. Unknown keys are refused before anything is written.
-      - Keys with their own option must be set there.
+      - A key set both here and through its own option (for example O(cores) and C(config.cores)) is refused.
     type: dict
   reboot_if_needed:
     description:

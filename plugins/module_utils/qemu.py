@@ -169,7 +169,7 @@ def same(key, have, want):
         return str(have).rstrip() == str(want).rstrip()
     current = _current(key, have)
     fmt = key_format(key)
-    if fmt is not None and key not in ('tags', 'sshkeys', 'nameserver', 'searchdomain'):
+    if fmt is not None and key not in LIST_KEYS:
         return same_props(fmt, current, want, GENERATED.get(INDEXED_RE.sub(r'\1', key), GENERATED.get(key, ())))
     return current == want
 

@@ -791,7 +791,9 @@ class QemuVM(PVEGuestModule):
         if config is None or (self.result['changed'] and not self.module.check_mode):
             config = self.read_config(guest)
         ip_addresses = []
-        if p['wait_for_ip'] and guest.running and not self.module.check_mode:
+        if p['wait_for_ip'] and not guest.running:
+            self.module.warn('wait_for_ip: %s is not running, so it has no address to wait for' % self.describe(guest))
+        elif p['wait_for_ip'] and not self.module.check_mode:
             ip_addresses = self.wait_for_addresses(guest, lambda: (self.client.get(
                 self.path(guest, '/agent/network-get-interfaces')) or {}).get('result'))
         managed = set(self.want) | set(self.disks) | set(changes)

@@ -322,7 +322,6 @@ plugin: pve.cloud.proxmox
 
 import fnmatch
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -334,6 +333,8 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.display import Display
 
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEClient, PVEError
+from ansible_collections.pve.cloud.plugins.module_utils.guest import interface_addresses, pick_address
+from ansible_collections.pve.cloud.plugins.module_utils.propstring import split_tags
 
 try:
     # ansible-core 2.19+ never templates data that was not marked as trusted: API data needs no wrapping.
@@ -349,7 +350,6 @@ CONFIG_SOURCES = frozenset(('agent', 'ipconfig', 'lxc_net'))
 # A broken connection or refused credentials make every further call fail the same way: stop at once.
 FATAL_KINDS = frozenset(('connection', 'auth', 'tls', 'config'))
 DISK_KEY = re.compile(r'^(?:(?:ide|sata|scsi|virtio|efidisk|tpmstate|unused|mp)\d+|rootfs)$')
-TAG_SPLIT = re.compile(r'[;,\s]+')
 WHITESPACE = re.compile(r'\s+')
 DNS_NAME = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$')
 UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9_]')
@@ -363,15 +363,6 @@ OPTION_ALIASES = ('user', 'password', 'token_id', 'token_secret', 'want_facts', 
 def sanitize_group_name(name):
     """community.proxmox's rule: lowercase, every character but letters, digits and _ becomes _."""
     return UNSAFE_GROUP_CHARS.sub('_', str(name).lower())
-
-
-def parse_tags(value):
-    """PVE joins tags with ';' (older versions and hand-edited configs also use ',' or spaces)."""
-    tags = []
-    for tag in TAG_SPLIT.split(value or ''):
-        if tag and tag not in tags:
-            tags.append(tag)
-    return tags
 
 
 def match_any(value, patterns):
@@ -422,46 +413,6 @@ def agent_enabled(config):
     return str(enabled).strip().lower() in ('1', 'yes', 'on', 'true')
 
 
-def _usable(text):
-    """The ip_address of text if it can be used to reach the guest, else None."""
-    try:
-        address = ipaddress.ip_address(str(text).partition('/')[0].partition('%')[0].strip())
-    except ValueError:
-        return None
-    if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
-        return None
-    return address
-
-
-def pick_address(candidates):
-    """The first usable address of the candidates, IPv4 before IPv6, as a string; None when there is none."""
-    usable = [a for a in (_usable(c) for c in candidates) if a is not None]
-    for version in (4, 6):
-        for address in usable:
-            if address.version == version:
-                return str(address)
-    return None
-
-
-def interface_addresses(interfaces):
-    """Every address of a list of interfaces, in order.
-
-    Reads both the QEMU agent's form (ip-address-type ipv4/ipv6) and the container form of
-    /lxc/{vmid}/interfaces (ip-address-type inet/inet6, plus plain inet/inet6 'a.b.c.d/nn' fields).
-    """
-    found = []
-    for iface in interfaces or []:
-        if not isinstance(iface, dict):
-            continue
-        for entry in iface.get('ip-addresses') or []:
-            if isinstance(entry, dict) and entry.get('ip-address'):
-                found.append(entry['ip-address'])
-        for key in ('inet', 'inet6'):
-            if iface.get(key):
-                found.append(iface[key])
-    return found
-
-
 def static_address(config, prefix):
     """The static address of the first ipconfigN (prefix 'ipconfig') or netN (prefix 'net') that has one."""
     keys = sorted((k for k in (config or {}) if re.match(r'^%s\d+$' % prefix, k)), key=lambda k: int(k[len(prefix):]))
@@ -507,7 +458,7 @@ def config_value(key, value):
 
 def resource_facts(resource):
     """The facts one /cluster/resources entry gives, without prefix."""
-    tags = parse_tags(resource.get('tags'))
+    tags = split_tags(resource.get('tags'))
     return dict(
         vmid=int(resource['vmid']),
         name=resource.get('name'),
@@ -698,7 +649,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             return False
         if self.get_option('pools') and not match_any(guest.get('pool'), self.get_option('pools')):
             return False
-        tags = parse_tags(guest.get('tags'))
+        tags = split_tags(guest.get('tags'))
         if self.get_option('tags') and not any(match_any(t, self.get_option('tags')) for t in tags):
             return False
         if any(match_any(t, self.get_option('exclude_tags')) for t in tags):

@@ -315,6 +315,10 @@ class PVEClient(object):
         if self._log:
             self._log('pve.cloud: %s %s -> %s in %.3fs' % (method, path, status, duration))
 
+    def call_log(self):
+        """The calls made so far as 'METHOD path -> status (seconds)' lines; no parameters, so no secrets."""
+        return ['%s %s -> %s (%.3fs)' % call for call in self.calls]
+
     def _transport_error(self, err, method, path):
         text = str(err)
         if isinstance(err, requests.exceptions.SSLError) or 'CERTIFICATE_VERIFY_FAILED' in text:

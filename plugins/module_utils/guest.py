@@ -13,6 +13,7 @@ LXC, and says what `present`, `absent`, `started`... mean for its object.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import re
 import time
@@ -110,18 +111,53 @@ def redact(config):
     return out
 
 
-def addresses(interfaces):
-    """Global IP addresses from the QEMU agent's network-get-interfaces or LXC's /interfaces answer."""
+def usable_address(text):
+    """The ip_address in text ('10.0.0.5', '10.0.0.5/24', 'fe80::1%eth0') if it can reach the guest, else None."""
+    try:
+        address = ipaddress.ip_address(str(text).partition('/')[0].partition('%')[0].strip())
+    except ValueError:
+        return None
+    if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
+        return None
+    return address
+
+
+def interface_addresses(interfaces):
+    """Every address of the QEMU agent's network-get-interfaces or LXC's /interfaces answer, in order.
+
+    Reads both the agent's form (ip-address-type ipv4/ipv6) and the container form (ip-address-type
+    inet/inet6, plus plain inet/inet6 'a.b.c.d/nn' fields).
+    """
     found = []
     for iface in interfaces or []:
-        if iface.get('name') == 'lo':
+        if not isinstance(iface, dict):
             continue
-        for addr in iface.get('ip-addresses') or []:
-            ip = addr.get('ip-address')
-            if not ip or ip.startswith('127.') or ip == '::1' or ip.lower().startswith('fe80'):
-                continue
-            if ip not in found:
-                found.append(ip)
+        for entry in iface.get('ip-addresses') or []:
+            if isinstance(entry, dict) and entry.get('ip-address'):
+                found.append(entry['ip-address'])
+        for key in ('inet', 'inet6'):
+            if iface.get(key):
+                found.append(iface[key])
+    return found
+
+
+def pick_address(candidates):
+    """The first usable address of the candidates, IPv4 before IPv6, as a string; None when there is none."""
+    usable = [a for a in (usable_address(c) for c in candidates) if a is not None]
+    for version in (4, 6):
+        for address in usable:
+            if address.version == version:
+                return str(address)
+    return None
+
+
+def addresses(interfaces):
+    """The usable (global) addresses of an agent or /interfaces answer, without duplicates, in order."""
+    found = []
+    for candidate in interface_addresses(interfaces):
+        address = usable_address(candidate)
+        if address is not None and str(address) not in found:
+            found.append(str(address))
     return found
 
 
@@ -166,7 +202,13 @@ class PVEGuestModule(object):
         if err is not None:
             result['failure'] = err.to_dict()
         self.client.close()
-        self.module.fail_json(msg=msg, **result)
+        self.module.fail_json(msg=msg, **self._with_call_log(result))
+
+    def _with_call_log(self, result):
+        # -vvv shows the whole result: the calls let users see what the module did
+        if getattr(self.module, '_verbosity', 0) >= 3:
+            result['api_calls'] = self.client.call_log()
+        return result
 
     def plan(self, action, **details):
         """Record an action; returns True when it should really be carried out (not in check mode)."""
@@ -469,7 +511,7 @@ class PVEGuestModule(object):
         except PVEError as err:
             self.fail(err.message, err)
         self.client.close()
-        self.module.exit_json(**self.result)
+        self.module.exit_json(**self._with_call_log(self.result))
 
     def execute(self):
         raise NotImplementedError

@@ -168,18 +168,25 @@ def format_size(size):
     return str(size)
 
 
-def parse_tags(value):
-    """A tag list (list, or a string separated by `;`, `,` or spaces) as a sorted list without duplicates."""
+def split_tags(value):
+    """Tags as PVE lists them (joined with ';'; older versions and hand edits use ',' or spaces), in order."""
     if value is None:
         return []
-    items = value if isinstance(value, (list, tuple)) else TAG_SPLIT.split(str(value))
+    items = value if isinstance(value, (list, tuple)) else [value]
     tags = []
     for item in items:
         for tag in TAG_SPLIT.split(str(item)):
             if tag and tag not in tags:
-                if not TAG_RE.match(tag):
-                    raise PropertyStringError("tag '%s' is not valid: tags use letters, digits and _ - + ." % tag)
                 tags.append(tag)
+    return tags
+
+
+def parse_tags(value):
+    """A tag list (list, or a string separated by `;`, `,` or spaces) as a sorted list without duplicates."""
+    tags = split_tags(value)
+    for tag in tags:
+        if not TAG_RE.match(tag):
+            raise PropertyStringError("tag '%s' is not valid: tags use letters, digits and _ - + ." % tag)
     return sorted(tags)
 
 

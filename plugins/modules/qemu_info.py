@@ -86,6 +86,14 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+api_calls:
+  description:
+    - Every API call the module made, as C(METHOD path -> status (seconds)); never parameters or secrets.
+    - Use it to see what the module did and how many round trips it took.
+  returned: when run with C(-vvv)
+  type: list
+  elements: str
+  sample: ['GET /cluster/resources -> 200 (0.004s)', 'GET /nodes/pve1/qemu/101/config -> 200 (0.003s)']
 vms:
   description: The VMs that match, ordered by VMID.
   returned: always

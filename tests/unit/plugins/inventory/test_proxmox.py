@@ -12,6 +12,8 @@ from ansible.errors import AnsibleParserError
 
 import yaml
 
+from ansible_collections.pve.cloud.plugins.module_utils.guest import interface_addresses, pick_address
+from ansible_collections.pve.cloud.plugins.module_utils.propstring import split_tags
 from ansible_collections.pve.cloud.plugins.inventory.proxmox import (
     DOCUMENTATION,
     OPTION_ALIASES,
@@ -21,10 +23,7 @@ from ansible_collections.pve.cloud.plugins.inventory.proxmox import (
     config_value,
     dns_name,
     guest_name,
-    interface_addresses,
     match_any,
-    parse_tags,
-    pick_address,
     resource_facts,
     sanitize_group_name,
     split_url,
@@ -68,11 +67,11 @@ def test_sanitize_group_name(raw, safe):
     assert sanitize_group_name(raw) == safe
 
 
-def test_parse_tags():
-    assert parse_tags('web;prod') == ['web', 'prod']
-    assert parse_tags('web,prod prod;;db') == ['web', 'prod', 'db']
-    assert parse_tags('') == []
-    assert parse_tags(None) == []
+def test_split_tags():
+    assert split_tags('web;prod') == ['web', 'prod']
+    assert split_tags('web,prod prod;;db') == ['web', 'prod', 'db']
+    assert split_tags('') == []
+    assert split_tags(None) == []
 
 
 def test_match_any():

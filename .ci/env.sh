@@ -6,7 +6,9 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NS=$(sed -n 's/^namespace: *//p' "$ROOT/galaxy.yml")
 NAME=$(sed -n 's/^name: *//p' "$ROOT/galaxy.yml")
-WORK=${WORK:-$ROOT/.work}
+# The collection copy must live outside this git checkout: ansible-test looks for the enclosing git
+# repository and would see every file under .work/ as ignored.
+WORK=${WORK:-${TMPDIR:-/tmp}/pve-cloud-$(printf '%s' "$ROOT" | sha1sum | cut -c1-10)}
 # virtual environments may be shared by several WORK copies (parallel checks by different people)
 VENVS=${VENVS:-$ROOT/.work}
 COLL=$WORK/ansible_collections/$NS/$NAME

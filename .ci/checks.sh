@@ -10,7 +10,7 @@ check_sanity() { (cd "$COLL" && ansible-test sanity --python 3.12 --color no --e
 check_units() { (cd "$COLL" && ansible-test units --local --python 3.12 --color no); }
 check_pvesim() { (cd "$ROOT/simulator" && python -m pytest -q -p no:cacheprovider tests); }
 check_integration() { (cd "$COLL" && ansible-test integration --local --python 3.12 --color no); }
-check_ansible-lint() { (cd "$COLL" && ansible-lint --offline -q); }
+check_ansible-lint() { (cd "$COLL" && ansible-lint --offline --profile production -q); }
 check_yamllint() { (cd "$COLL" && yamllint -s .); }
 check_changelog() { (cd "$COLL" && antsibull-changelog lint); }
 check_molecule() { (cd "$COLL/extensions" && molecule test --all); }

@@ -135,10 +135,17 @@ def update_config(ctx, gtype, is_async):
         return None
 
     def work(task):
-        c.apply_update(g, opts, delete, revert, force)
+        def warn(msg):
+            task.log.append("WARN: " + msg)
+            task.warnings += 1
+        c.apply_update(g, opts, delete, revert, force, warn)
 
+    # the worker's first line, as update_vm_api prints it (sorted '-key value' pairs, cipassword hidden)
+    shown = {k: v for k, v in ctx.params.items() if k not in ("node", "vmid", "digest", "background_delay")}
+    pairs = ["-%s %s" % (k, "<hidden>" if k == "cipassword" else shown[k]) for k in sorted(shown)]
+    first = "update VM %s: %s" % (g.vmid, " ".join(pairs))
     task = c.tasks.start(g.node, "qmconfig", g.vmid, ctx.authid, 1 if any(is_drive(gtype, k) for k in opts) else 0,
-                         work, lock_vmid=g.vmid)
+                         work, lock_vmid=g.vmid, first_log=first)
     delay = ctx.params.get("background_delay")
     if delay:
         deadline = time.time() + delay

@@ -25,6 +25,16 @@ MASKED = ("cipassword",)
 CI_KEYS = ("ciuser", "cipassword", "citype", "ciupgrade", "cicustom", "nameserver", "searchdomain", "sshkeys")
 
 
+def unique_tags(value):
+    """GuestHelpers::get_unique_tags: split on ; , or space, drop case-insensitive duplicates, join with ;."""
+    out, seen = [], set()
+    for t in re.split(r"[;,\s]+", str(value)):
+        if t and t.lower() not in seen:
+            seen.add(t.lower())
+            out.append(t)
+    return ";".join(out)
+
+
 def is_ci_key(key):
     return key in CI_KEYS or bool(re.match(r"^ipconfig\d+$", key))
 
@@ -348,32 +358,61 @@ class GuestOps:
         if not opts and not delete and not revert:
             raise PVEError("no options specified")
         delete = ["ide2" if k == "cdrom" else k for k in delete]
-        for k in delete:
-            if not valid_key(k):
-                raise param_error({"delete": "unknown option '%s'" % k})
-            if k in opts:
-                raise param_error({"delete": "you can't use '-%s' and -delete %s' at the same time" % (k, k)})
-        for k in revert:
-            if k in opts:
-                raise param_error({"revert": "you can't use '-%s' and '-revert %s' at the same time" % (k, k)})
+        if g.type == "qemu":
+            # qemu-server update_vm_api: revert keys first, then delete keys, each in this order of checks
+            # (the messages' unbalanced quotes and the 'delete' key for a revert conflict are PVE's own)
+            for k in revert:
+                if not valid_key(k):
+                    raise param_error({"revert": "unknown option '%s'" % k})
+                if k in opts:
+                    raise param_error({"delete": "you can't use '-%s' and -revert %s' at the same time" % (k, k)})
+            for k in delete:
+                if k in opts:
+                    raise param_error({"delete": "you can't use '-%s' and -delete %s' at the same time" % (k, k)})
+                if k in revert:
+                    raise param_error({"revert": "you can't use '-delete %s' and -revert %s' at the same time" % (k, k)})
+                if not valid_key(k):
+                    raise param_error({"delete": "unknown option '%s'" % k})
+        else:
+            for k in delete:
+                if not valid_key(k):
+                    raise param_error({"delete": "unknown option '%s'" % k})
+                if k in opts:
+                    raise param_error({"delete": "you can't use '-%s' and -delete %s' at the same time" % (k, k)})
+            for k in revert:
+                if k in opts:
+                    raise param_error({"revert": "you can't use '-%s' and '-revert %s' at the same time" % (k, k)})
         if params.get("digest") and params["digest"] != g.digest():
             if g.type == "qemu":
                 raise PVEError("checksum mismatch (file change by other user?)")
             raise PVEError("detected modified configuration - file changed by other user? Try again.")
         self.check_lock(g, params.get("skiplock"))
         self.flock(g)
-        if "balloon" in opts and "memory" in (opts or g.config):
+        if g.type == "qemu" and (opts.get("memory") or "balloon" in opts):
+            # the memory in effect is the new one, else the pending one, else the current one (default 512)
+            memory = opts.get("memory") or g.pending.get("memory") or g.config.get("memory") or "512"
+            maxmem = int(propstring.loose_parse(str(memory), "current").get("current", 512))
+            balloon = opts["balloon"] if "balloon" in opts else (g.pending.get("balloon") or g.config.get("balloon"))
+            if balloon and int(balloon) > maxmem:
+                raise PVEError("balloon value too large (must be smaller than assigned memory)")
+        elif "balloon" in opts and "memory" in (opts or g.config):
             mem = int(propstring.loose_parse(opts.get("memory", g.config.get("memory", "512")), "current")["current"])
             if int(opts["balloon"]) > mem:
                 raise PVEError("balloon value too large (must be smaller than assigned memory)")
         return opts, delete, revert
 
-    def apply_update(self, g, opts, delete, revert, force=False):
+    def apply_update(self, g, opts, delete, revert, force=False, warn=None):
         running = g.status == "running"
+        qemu = g.type == "qemu"
         for k in revert:
             g.pending.pop(k, None)
             g.pending_delete.pop(k, None)
         for k in delete:
+            if qemu and k not in g.config and k not in g.pending:
+                # update_vm_api warns and skips (a POST task then ends with WARNINGS)
+                if warn:
+                    warn("cannot delete '%s' - not set in current configuration!" % k)
+                continue
             if running and not self.hotpluggable(g, k):
                 g.pending_delete[k] = bool(force)
                 g.pending.pop(k, None)
@@ -385,7 +424,10 @@ class GuestOps:
             v = self.fill_net(g, k, v)
             if k == "sshkeys":
                 v = str(v)
-            if running and not self.hotpluggable(g, k):
+            if qemu and k == "tags":
+                v = unique_tags(v)
+            # cipassword bypasses the pending section in update_vm_api (written to the config at once)
+            if running and not self.hotpluggable(g, k) and not (qemu and k == "cipassword"):
                 g.pending[k] = v
                 g.pending_delete.pop(k, None)
                 continue
@@ -399,6 +441,14 @@ class GuestOps:
                     else:
                         g.config[self._free_unused_slot(g.config)] = ovol
             g.config[k] = v
+            g.pending_delete.pop(k, None)
+        if qemu:
+            # AbstractConfig::cleanup_pending: drop pending values equal to the current ones and pending
+            # deletes of keys that are not set
+            for k in [k for k, v in g.pending.items() if k in g.config and str(g.config[k]) == str(v)]:
+                del g.pending[k]
+            for k in [k for k in g.pending_delete if k not in g.config]:
+                del g.pending_delete[k]
         g.changed()
         self.touch()
 
@@ -441,6 +491,8 @@ class GuestOps:
             if k in g.pending_delete:
                 e["delete"] = 2 if g.pending_delete[k] else 1
             out.append(e)
+        # config_with_pending_array walks load_config's hash, which carries the digest as a key of its own
+        out.append({"key": "digest", "value": g.digest()})
         return out
 
     # --- create -----------------------------------------------------------------

@@ -1,0 +1,133 @@
+"""Conformance with pve-api.md 2.4-2.7 and the PVE sources it cites (Tasks.pm, qemu-server API2/Qemu.pm)."""
+
+import pytest
+import requests
+
+from conftest import Api
+
+
+@pytest.fixture
+def ticket_api(pvesim):
+    d = requests.post(pvesim.url + "/api2/json/access/ticket", data={"username": "root@pam", "password": "pvesim"},
+                      verify=pvesim.ca_path).json()["data"]
+    return Api(pvesim, headers={"CSRFPreventionToken": d["CSRFPreventionToken"]}, cookies={"PVEAuthCookie": d["ticket"]})
+
+
+@pytest.fixture
+def slow(pvesim):
+    """Real-time virtual clock, so that tasks stay running until advanced."""
+    pvesim.app.cluster.clock.time_scale = 1.0
+    yield pvesim
+    pvesim.app.cluster.clock.time_scale = 0.0
+    pvesim.advance(1000)
+
+
+# --- tasks (2.4, Tasks.pm) -------------------------------------------------------------------------------------
+
+def test_task_status_splits_token_owner(api, ticket_api):
+    upid = api.create_vm(100)
+    st = api.task(upid)
+    assert st["user"] == "root@pam" and st["tokenid"] == "pvesim" and upid.endswith(":root@pam!pvesim:")
+    upid = ticket_api.run("POST", "/nodes/pve1/qemu/100/status/start")
+    st = ticket_api.task(upid)
+    assert st["user"] == "root@pam" and "tokenid" not in st
+    item = api.ok("GET", "/nodes/pve1/tasks", params={"typefilter": "qmcreate"})[0]
+    assert item["user"] == "root@pam" and item["tokenid"] == "pvesim" and item["status"] == "OK"
+    assert isinstance(item["pid"], int) and isinstance(item["endtime"], int)
+
+
+def test_task_list_sources(pvesim, api):
+    api.create_vm(100)
+    pvesim.app.cluster.clock.time_scale = 1.0
+    slow = pvesim
+    upid = api.ok("POST", "/nodes/pve1/qemu/100/status/start")
+    # default source 'archive' lists finished tasks only
+    assert [t["type"] for t in api.ok("GET", "/nodes/pve1/tasks")] == ["qmcreate"]
+    active = api.get("/nodes/pve1/tasks", params={"source": "active"}).json()
+    assert [t["upid"] for t in active["data"]] == [upid] and active["total"] == 1
+    assert active["data"][0]["status"] == "RUNNING" and "endtime" not in active["data"][0]
+    assert [t["type"] for t in api.ok("GET", "/nodes/pve1/tasks", params={"source": "all"})] == ["qmstart", "qmcreate"]
+    # a running task has no status yet: upid_normalize_status_type says 'unknown'
+    assert api.ok("GET", "/nodes/pve1/tasks", params={"source": "all", "statusfilter": "unknown"})[0]["upid"] == upid
+    slow.advance(60)
+    pvesim.app.cluster.clock.time_scale = 0.0
+    assert api.ok("GET", "/nodes/pve1/tasks", params={"source": "active"}) == []
+
+
+def test_task_list_filters(pvesim, api):
+    api.create_vm(100)
+    api.create_vm(101)
+    pvesim.fault(kind="task_fail", task_type="qmstart", message="boom")
+    api.run("POST", "/nodes/pve1/qemu/100/status/start", expect="boom")
+    pvesim.fault(kind="task_warn", task_type="qmstart", message="careful")
+    api.run("POST", "/nodes/pve1/qemu/101/status/start", expect="WARNINGS: 1")
+
+    def lst(**p):
+        return api.get("/nodes/pve1/tasks", params=p).json()
+    assert [t["type"] for t in lst(vmid=100)["data"]] == ["qmstart", "qmcreate"]
+    assert [t["id"] for t in lst(typefilter="qmstart")["data"]] == ["101", "100"]
+    # errors=1 only drops OK tasks: warnings stay (Tasks.pm sets statusfilter ok=0)
+    assert [t["status"] for t in lst(errors=1)["data"]] == ["WARNINGS: 1", "boom"]
+    assert [t["status"] for t in lst(statusfilter="warning")["data"]] == ["WARNINGS: 1"]
+    assert [t["status"] for t in lst(statusfilter="ok,error")["data"]] == ["boom", "OK", "OK"]
+    assert lst(userfilter="ROOT@PAM")["total"] == 4 and lst(userfilter="nobody")["total"] == 0
+    page = lst(start=1, limit=2)
+    assert page["total"] == 4 and [t["id"] for t in page["data"]] == ["100", "101"]
+
+
+def test_task_log_format(slow, api):
+    upid = api.ok("POST", "/nodes/pve1/qemu", data={"vmid": 100})
+    r = api.get("/nodes/pve1/tasks/%s/log" % upid).json()
+    assert r == {"data": [{"n": 1, "t": "no content"}], "total": 1}
+    slow.advance(60)
+    r = api.get("/nodes/pve1/tasks/%s/log" % upid, params={"start": 0, "limit": 0}).json()
+    assert r["data"][-1] == {"n": r["total"], "t": "TASK OK"}
+    r = api.get("/nodes/pve1/tasks/%s/log" % upid, params={"start": 5}).json()
+    assert r["data"] == [] and r["total"] == 1
+    r = api.get("/nodes/pve1/tasks/%s/log" % upid, params={"download": 1, "start": 0})
+    assert r.status_code == 500 and r.reason == "'download' cannot be used together with 'start' or 'limit' parameters"
+
+
+# --- config update (2.6, 2.7, qemu-server update_vm_api) -----------------------------------------------------
+
+def test_delete_revert_messages(api):
+    api.create_vm(100)
+    cfg = "/nodes/pve1/qemu/100/config"
+    r = api.put(cfg, data={"revert": "foo"})
+    assert r.status_code == 400 and r.json()["errors"] == {"revert": "unknown option 'foo'"}
+    r = api.put(cfg, data={"revert": "cores", "cores": 3})
+    assert r.json()["errors"] == {"delete": "you can't use '-cores' and -revert cores' at the same time"}
+    r = api.put(cfg, data={"revert": "cores", "delete": "cores"})
+    assert r.json()["errors"] == {"revert": "you can't use '-delete cores' and -revert cores' at the same time"}
+    # conflicts are reported before unknown keys
+    r = api.put(cfg, data={"delete": "foo,cores", "cores": 3})
+    assert r.json()["errors"] == {"delete": "unknown option 'foo'"}
+
+
+def test_delete_unset_key_warns(api):
+    api.create_vm(100)
+    upid = api.run("POST", "/nodes/pve1/qemu/100/config", data={"delete": "description", "cores": 4},
+                   expect="WARNINGS: 1")
+    lines = [x["t"] for x in api.log(upid)]
+    assert lines[0] == "update VM 100: -cores 4 -delete description"
+    assert "WARN: cannot delete 'description' - not set in current configuration!" in lines
+    assert lines[-1] == "TASK WARNINGS: 1"
+    assert api.ok("PUT", "/nodes/pve1/qemu/100/config", data={"delete": "description"}) is None
+
+
+def test_pending_cleanup_digest_row_and_balloon(api):
+    api.create_vm(100, balloon=1024)
+    api.run("POST", "/nodes/pve1/qemu/100/status/start")
+    cfg = api.ok("GET", "/nodes/pve1/qemu/100/config")
+    api.run("POST", "/nodes/pve1/qemu/100/config", data={"memory": 2048, "cores": 2})
+    pend = api.ok("GET", "/nodes/pve1/qemu/100/pending")
+    assert not [e for e in pend if "pending" in e or "delete" in e]  # equal values do not stay pending
+    assert {"key": "digest", "value": cfg["digest"]} in pend
+    r = api.post("/nodes/pve1/qemu/100/config", data={"memory": 512})
+    assert r.status_code == 500 and r.reason == "balloon value too large (must be smaller than assigned memory)"
+
+
+def test_tags_are_normalised(api):
+    api.create_vm(100)
+    api.ok("PUT", "/nodes/pve1/qemu/100/config", data={"tags": "web,db;web Db"})
+    assert api.ok("GET", "/nodes/pve1/qemu/100/config")["tags"] == "web;db"

@@ -131,3 +131,64 @@ def test_tags_are_normalised(api):
     api.create_vm(100)
     api.ok("PUT", "/nodes/pve1/qemu/100/config", data={"tags": "web,db;web Db"})
     assert api.ok("GET", "/nodes/pve1/qemu/100/config")["tags"] == "web;db"
+
+
+# --- template, clone, power, snapshots (2.4, 2.5, qemu-server API2/Qemu.pm) -------------------------------
+
+def test_template_checks_in_pve_order(pvesim, api):
+    api.create_vm(100)
+    api.run("POST", "/nodes/pve1/qemu/100/snapshot", data={"snapname": "s1"})
+    r = api.post("/nodes/pve1/qemu/100/template")
+    assert r.status_code == 500 and r.reason == "unable to create template, because VM contains snapshots"
+    pvesim.fault(kind="lock", vmid=100, lock="backup", seconds=30)
+    r = api.post("/nodes/pve1/qemu/100/template")
+    assert r.status_code == 500 and r.reason == "VM is locked (backup)"
+
+
+def test_clone_rules(api):
+    smbios1 = "uuid=0b8a9a4e-3f6c-4c2e-9a64-3c1d9b2e7f10,manufacturer=QUNNRQ==,base64=1"
+    api.run("POST", "/nodes/pve1/qemu", data={"vmid": 100, "scsi0": "shared:1", "smbios1": smbios1})
+    r = api.post("/nodes/pve1/qemu/100/clone", data={"newid": 101, "storage": "local"})
+    assert r.status_code == 400 and r.json()["errors"] == {"storage": "storage 'local' does not support vm images"}
+    api.run("POST", "/nodes/pve1/qemu/100/clone", data={"newid": 101})
+    c = api.ok("GET", "/nodes/pve1/qemu/101/config")
+    assert c["name"] == "Copy-of-VM-100"
+    assert "manufacturer=QUNNRQ==" in c["smbios1"] and "0b8a9a4e-3f6c-4c2e-9a64-3c1d9b2e7f10" not in c["smbios1"]
+    # an ISO on local storage makes the VM 'not shared' for a clone to another node
+    api.ok("PUT", "/nodes/pve1/qemu/100/config", data={"ide2": "local:iso/debian-13.iso,media=cdrom"})
+    r = api.post("/nodes/pve1/qemu/100/clone", data={"newid": 102, "target": "pve2"})
+    assert r.status_code == 500 and r.reason == "can't clone VM to node 'pve2' (VM uses local storage)"
+
+
+def test_reboot_paused_and_resume_from_disk(api):
+    api.create_vm(100)
+    api.run("POST", "/nodes/pve1/qemu/100/status/start")
+    api.run("POST", "/nodes/pve1/qemu/100/status/suspend")
+    r = api.post("/nodes/pve1/qemu/100/status/reboot")
+    assert r.status_code == 500 and r.reason == "VM is paused - cannot shutdown"
+    api.run("POST", "/nodes/pve1/qemu/100/status/resume")
+    api.run("POST", "/nodes/pve1/qemu/100/status/suspend", data={"todisk": 1})
+    st = api.ok("GET", "/nodes/pve1/qemu/100/status/current")
+    assert st["status"] == "stopped" and st["lock"] == "suspended"
+    # vm_resume of a VM suspended to disk starts it (no 'not running' error, the lock does not block)
+    api.run("POST", "/nodes/pve1/qemu/100/status/resume")
+    st = api.ok("GET", "/nodes/pve1/qemu/100/status/current")
+    assert st["status"] == "running" and "lock" not in st
+
+
+def test_snapshot_rules(api):
+    api.create_vm(100)
+    for name in ("current", "Pending"):
+        r = api.post("/nodes/pve1/qemu/100/snapshot", data={"snapname": name})
+        assert r.status_code == 500 and r.reason == "unable to use snapshot name '%s' (reserved name)" % name.lower()
+    api.run("POST", "/nodes/pve1/qemu/100/snapshot/nope/rollback", expect="snapshot 'nope' does not exist")
+    api.run("DELETE", "/nodes/pve1/qemu/100/snapshot/nope", expect="snapshot 'nope' does not exist")
+    assert api.ok("GET", "/nodes/pve1/qemu/100/snapshot/nope") == [{"cmd": "rollback"}, {"cmd": "config"}]
+    api.run("POST", "/nodes/pve1/qemu/100/snapshot", data={"snapname": "s1"})
+    snaps = api.ok("GET", "/nodes/pve1/qemu/100/snapshot")
+    assert snaps[0]["vmstate"] == 0 and snaps[0]["description"] == "" and isinstance(snaps[0]["snaptime"], int)
+    conf = api.ok("GET", "/nodes/pve1/qemu/100/snapshot/s1/config")
+    assert "digest" not in conf and conf["snaptime"] == snaps[0]["snaptime"]
+    api.ok("PUT", "/nodes/pve1/qemu/100/config", data={"template": 1})
+    api.run("POST", "/nodes/pve1/qemu/100/snapshot", data={"snapname": "s2"},
+            expect="you can't take a snapshot if it's a template")

@@ -49,7 +49,7 @@ def test_lxc_power_rules_and_interfaces(api):
     st = api.ok("GET", "/nodes/pve1/lxc/200/status/current")
     assert st["status"] == "running" and st["type"] == "lxc"
     r = api.delete("/nodes/pve1/lxc/200")
-    assert r.status_code == 500 and r.reason == "CT 200 is running - destroy failed"
+    assert r.status_code == 500 and r.reason == "unable to destroy CT 200 - container is running"
     api.run("DELETE", "/nodes/pve1/lxc/200", params={"force": 1, "purge": 1})
     assert [x for x in api.ok("GET", "/nodes/pve1/lxc")] == []
 

@@ -133,12 +133,13 @@ def test_power_rules(api):
 def test_destroy_rules(api):
     api.create_vm(100, protection=1)
     api.run("POST", "/nodes/pve1/qemu/100/status/start")
-    r = api.delete("/nodes/pve1/qemu/100")
-    assert r.status_code == 500 and r.reason == "VM 100 is running - destroy failed"
-    api.run("POST", "/nodes/pve1/qemu/100/status/stop")
+    # destroy_vm's early checks: protection, then HA, then running
     r = api.delete("/nodes/pve1/qemu/100")
     assert r.status_code == 500 and r.reason == "can't remove VM 100 - protection mode enabled"
     api.ok("PUT", "/nodes/pve1/qemu/100/config", data={"delete": "protection"})
+    r = api.delete("/nodes/pve1/qemu/100")
+    assert r.status_code == 500 and r.reason == "VM 100 is running - destroy failed"
+    api.run("POST", "/nodes/pve1/qemu/100/status/stop")
     upid = api.run("DELETE", "/nodes/pve1/qemu/100", params={"purge": 1, "destroy-unreferenced-disks": 1})
     assert upid.split(":")[5] == "qmdestroy"
     r = api.get("/nodes/pve1/qemu/100/config")
@@ -149,7 +150,8 @@ def test_destroy_rules(api):
 def test_clone_template_linked(api):
     api.create_vm(100, ide2="local-lvm:cloudinit")
     r = api.post("/nodes/pve1/qemu/100/clone", data={"newid": 101, "full": 0})
-    assert r.status_code == 500 and r.reason == "Linked clone feature is not supported for drive 'scsi0'"
+    assert r.status_code == 500 and re.match(r"^Linked clone feature is not supported for 'local-lvm:vm-100-disk-\d' \(scsi0\)$",
+                                             r.reason), r.reason
     upid = api.run("POST", "/nodes/pve1/qemu/100/clone", data={"newid": 101, "name": "full1"})
     assert upid.split(":")[5:7] == ["qmclone", "100"]
     c = api.ok("GET", "/nodes/pve1/qemu/101/config")
@@ -174,7 +176,13 @@ def test_clone_template_linked(api):
     # clone to another node with local storage
     r = api.post("/nodes/pve1/qemu/101/clone", data={"newid": 103, "target": "pve2"})
     assert r.status_code == 500 and r.reason == "can't clone VM to node 'pve2' (VM uses local storage)"
-    api.run("POST", "/nodes/pve1/qemu/101/clone", data={"newid": 103, "target": "pve2", "storage": "shared"})
+    # a shared target storage does not help: check_storage_access_clone looks at the source volumes only
+    r = api.post("/nodes/pve1/qemu/101/clone", data={"newid": 103, "target": "pve2", "storage": "shared"})
+    assert r.status_code == 500 and r.reason == "can't clone VM to node 'pve2' (VM uses local storage)"
+    api.create_vm(104, scsi0="shared:8")
+    r = api.post("/nodes/pve1/qemu/104/clone", data={"newid": 103, "target": "pve2", "storage": "local-lvm"})
+    assert r.status_code == 500 and r.reason == "can't clone to non-shared storage 'local-lvm'"
+    api.run("POST", "/nodes/pve1/qemu/104/clone", data={"newid": 103, "target": "pve2"})
     c = api.ok("GET", "/nodes/pve2/qemu/103/config")
     assert re.match(r"^shared:103/vm-103-disk-\d\.(raw|qcow2),size=8G$", c["scsi0"]), c["scsi0"]
 
@@ -218,8 +226,8 @@ def test_snapshots(api):
     assert [s["name"] for s in snaps] == ["s1", "s2", "current"]
     assert snaps[-1]["description"] == "You are here!" and snaps[-1]["parent"] == "s2" and snaps[-1]["running"] == 0
     assert snaps[1]["parent"] == "s1"
-    r = api.post("/nodes/pve1/qemu/100/snapshot", data={"snapname": "s1"})
-    assert r.status_code == 500 and r.reason == "snapshot name 's1' already used"
+    # snapshot_prepare runs in the worker
+    api.run("POST", "/nodes/pve1/qemu/100/snapshot", data={"snapname": "s1"}, expect="snapshot name 's1' already used")
     api.run("POST", "/nodes/pve1/qemu/100/snapshot/s1/rollback")
     c = api.ok("GET", "/nodes/pve1/qemu/100/config")
     assert c["cores"] == 2 and c["parent"] == "s1"

@@ -233,10 +233,8 @@ def qemu_snapshot_create(ctx):
 
 @route("GET", BASE + "/{vmid}/snapshot/{snapname}")
 def qemu_snapshot_index(ctx):
-    g = ctx.guest("qemu")
-    if ctx.params["snapname"] not in g.snapshots:
-        raise PVEError("snapshot '%s' does not exist" % ctx.params["snapname"])
-    return [{"subdir": "config"}, {"subdir": "rollback"}]
+    ctx.guest("qemu")
+    return [{"cmd": "rollback"}, {"cmd": "config"}]  # snapshot_cmd_idx: no existence check
 
 
 @route("DELETE", BASE + "/{vmid}/snapshot/{snapname}")
@@ -254,8 +252,9 @@ def snapshot_config_get(ctx, gtype):
     snap = g.snapshots.get(ctx.params["snapname"])
     if snap is None:
         raise PVEError("snapshot '%s' does not exist" % ctx.params["snapname"])
-    conf = dict(snap["config"])
-    conf["digest"] = g.digest()
+    conf = dict(snap["config"])  # the snapshot section as stored: get_snapshot_config adds no digest
+    if "cipassword" in conf:
+        conf["cipassword"] = "**********"
     return conf
 
 

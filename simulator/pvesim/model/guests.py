@@ -672,9 +672,12 @@ class GuestOps:
             if action != "stop" or not skiplock:
                 self.check_lock(g, skiplock)
         else:
+            if action == "reboot" and paused:
+                raise PVEError("VM is paused - cannot shutdown")
             if action in ("reset", "reboot", "suspend") and not running:
                 raise PVEError("VM %s not running" % vmid)
-            if action == "resume" and not running:
+            # a VM suspended to disk (lock 'suspended') is resumed by starting it
+            if action == "resume" and not running and g.config.get("lock") != "suspended":
                 raise PVEError("VM %s not running" % vmid)
             if action == "shutdown" and paused and not params.get("forceStop"):
                 raise PVEError("VM is paused - cannot shutdown")
@@ -689,9 +692,14 @@ class GuestOps:
         durations = {"start": 2, "stop": 1, "shutdown": 5, "reboot": 6, "reset": 1, "suspend": 1, "resume": 1}
 
         def work(task):
-            if g.type == "qemu":
+            suspended = g.type == "qemu" and g.config.get("lock") == "suspended" and action in ("start", "resume")
+            if g.type == "qemu" and not suspended:
                 self.check_lock(g, skiplock)
-            if action == "start":
+            if suspended and g.status != "running":
+                g.config.pop("lock", None)
+                g.config.pop("vmstate", None)
+                self._start(g)
+            elif action == "start":
                 if g.status == "running":
                     raise TaskError("%s %s already running" % ("VM", vmid))
                 self._start(g)
@@ -754,20 +762,28 @@ class GuestOps:
         self.check_node_online(g.node)
         if params.get("skiplock") and not params.get("_is_root"):
             raise param_error({"skiplock": "Only root may use this option."})
-        self.check_lock(g, params.get("skiplock"))
-        if g.status == "running":
-            if g.type == "lxc" and params.get("force"):
-                self._stop(g)
-            else:
-                raise PVEError("%s %s is running - destroy failed" % (g.kind, g.vmid))
+        sid = "%s:%s" % ("vm" if g.type == "qemu" else "ct", g.vmid)
+        # early checks in the order of qemu-server / pve-container destroy_vm; qemu checks the config lock
+        # only inside the worker (QemuServer::destroy_vm), where a 'suspended' lock does not count
         if int(g.config.get("protection", 0)):
             raise PVEError("can't remove %s %s - protection mode enabled" % (g.kind, g.vmid))
-        sid = "%s:%s" % ("vm" if g.type == "qemu" else "ct", g.vmid)
+        if g.type == "lxc":
+            self.check_lock(g)
         if sid in self.ha and not params.get("purge"):
             raise PVEError("unable to remove %s %s - used in HA resources and purge parameter not set." % (g.kind, g.vmid))
+        if g.status == "running":
+            if g.type == "qemu":
+                raise PVEError("VM %s is running - destroy failed" % g.vmid)
+            if not params.get("force"):
+                raise PVEError("unable to destroy CT %s - container is running" % g.vmid)
         self.flock(g)
 
         def work(task):
+            lock = g.config.get("lock")
+            if g.type == "qemu" and lock and lock != "suspended" and not params.get("skiplock"):
+                raise TaskError("VM is locked (%s)" % lock)
+            if g.status == "running":
+                self._stop(g)
             for vol in list(g.volumes()):
                 self.remove_volume(g.node, vol)
                 task.log.append("  Logical volume \"%s\" successfully removed." % vol.split(":", 1)[1])
@@ -794,33 +810,36 @@ class GuestOps:
         full = params.get("full")
         full = (not template) if full is None else bool(full)
         storage = params.get("storage")
-        if storage and not full:
-            raise PVEError("parameter 'storage' not allowed for linked clones")
-        if params.get("format") and not full:
-            raise PVEError("parameter 'format' not allowed for linked clones")
-        if newid in self.guests:
-            raise PVEError("unable to create %s %s: config file already exists" % (g.kind, newid))
         snapname = params.get("snapname")
-        if snapname and snapname not in g.snapshots:
-            raise PVEError("snapshot '%s' does not exist" % snapname)
-        if not snapname:
-            self.check_lock(g)
-        src_conf = dict(g.snapshots[snapname]["config"]) if snapname else dict(g.config)
-        if storage:
-            self.get_storage(storage, target)
-        if target != g.node:
-            for k, vol, d in g.drives(src_conf):
-                if vol and ":" in vol and d.get("media") != "cdrom" and not storage:
-                    if not self.storages[vol.split(":")[0]].shared:
-                        raise PVEError("can't clone VM to node '%s' (VM uses local storage)" % target)
-        if not full:
-            for k, vol, d in g.drives(src_conf):
-                if vol and ":" in vol and d.get("media") != "cdrom" and not UNUSED_RE.match(k) \
-                        and "base-" not in vol:
-                    raise PVEError("Linked clone feature is not supported for drive '%s'" % k)
         pool = params.get("pool")
-        if pool and pool not in self.pools:
-            raise PVEError("pool '%s' does not exist" % pool)
+        if g.type == "qemu":
+            self._clone_checks_qemu(g, params, target, full)
+        else:
+            if storage and not full:
+                raise PVEError("parameter 'storage' not allowed for linked clones")
+            if params.get("format") and not full:
+                raise PVEError("parameter 'format' not allowed for linked clones")
+            if newid in self.guests:
+                raise PVEError("unable to create %s %s: config file already exists" % (g.kind, newid))
+            if snapname and snapname not in g.snapshots:
+                raise PVEError("snapshot '%s' does not exist" % snapname)
+            if not snapname:
+                self.check_lock(g)
+            if storage:
+                self.get_storage(storage, target)
+            if target != g.node:
+                for k, vol, d in g.drives(g.snapshots[snapname]["config"] if snapname else g.config):
+                    if vol and ":" in vol and d.get("media") != "cdrom" and not storage:
+                        if not self.storages[vol.split(":")[0]].shared:
+                            raise PVEError("can't clone VM to node '%s' (VM uses local storage)" % target)
+            if not full:
+                for k, vol, d in g.drives(g.snapshots[snapname]["config"] if snapname else g.config):
+                    if vol and ":" in vol and d.get("media") != "cdrom" and not UNUSED_RE.match(k) \
+                            and "base-" not in vol:
+                        raise PVEError("Linked clone feature is not supported for drive '%s'" % k)
+            if pool and pool not in self.pools:
+                raise PVEError("pool '%s' does not exist" % pool)
+        src_conf = dict(g.snapshots[snapname]["config"]) if snapname else dict(g.config)
         new = Guest(newid, g.type, target, {"lock": "clone"})
         self.guests[newid] = new
         if pool:
@@ -875,9 +894,11 @@ class GuestOps:
                     v = self.fill_net(new, k, propstring.render_qemu_net(d) if g.type == "qemu" else propstring.render(d))
                 conf[k] = v
             if g.type == "qemu":
-                conf["name"] = params.get("name") or "Copy-of-VM-%s" % g.name()
-                if "smbios1" in conf:
-                    conf["smbios1"] = "uuid=%s" % uuid.UUID(int=self.rng.getrandbits(128), version=4)
+                conf["name"] = params.get("name") or "Copy-of-VM-%s" % src_conf.get("name", g.vmid)
+                # clone_vm always gives the copy a fresh smbios1 uuid (keeping the other smbios1 fields)
+                smb = propstring.loose_parse(src_conf.get("smbios1", ""))
+                smb["uuid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+                conf["smbios1"] = propstring.render(smb, first=("uuid",))
                 if "vmgenid" in conf:
                     conf["vmgenid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
             else:
@@ -899,14 +920,59 @@ class GuestOps:
         return self.tasks.start(g.node, ttype, g.vmid, user, self._duration(5, total if full else 0), work, on_error,
                                 lock_vmid=newid)
 
+    def _clone_checks_qemu(self, g, params, target, full):
+        """qemu-server clone_vm early checks, in its order."""
+        storage, snapname, pool = params.get("storage"), params.get("snapname"), params.get("pool")
+        if pool and pool not in self.pools:
+            raise PVEError("pool '%s' does not exist" % pool)
+        if storage:
+            st = self.get_storage(storage, g.node)
+            if "images" not in st.content:
+                raise param_error({"storage": "storage '%s' does not support vm images" % storage})
+            if target != g.node:
+                self.get_storage(storage, target)
+                if not st.shared:
+                    raise PVEError("can't clone to non-shared storage '%s'" % storage)
+        self.check_lock(g)
+        if snapname and snapname not in g.snapshots:
+            raise PVEError("snapshot '%s' does not exist" % snapname)
+        if storage and not full:
+            raise PVEError("parameter 'storage' not allowed for linked clones")
+        if params.get("format") and not full:
+            raise PVEError("parameter 'format' not allowed for linked clones")
+        src = g.snapshots[snapname]["config"] if snapname else g.config
+        # check_storage_access_clone: the VM is 'shared' only if every volume (an ISO in a CD-ROM too) is on
+        # shared storage; a target 'storage' does not change that
+        sharedvm = True
+        for k, vol, d in g.drives(src):
+            if UNUSED_RE.match(k) or not vol or vol in ("none", "cdrom") or ":" not in vol:
+                continue
+            sid = vol.split(":", 1)[0]
+            if sid in self.storages and not self.storages[sid].shared:
+                sharedvm = False
+        if target != g.node and not sharedvm:
+            raise PVEError("can't clone VM to node '%s' (VM uses local storage)" % target)
+        if int(params["newid"]) in self.guests:
+            raise PVEError("unable to create VM %s: config file already exists" % params["newid"])
+        if not full:
+            for k, vol, d in g.drives(src):
+                if UNUSED_RE.match(k) or not vol or ":" not in vol or d.get("media") == "cdrom" or k == "tpmstate0":
+                    continue
+                if "base-" not in vol:
+                    raise PVEError("Linked clone feature is not supported for %s'%s' (%s)" % (
+                        "a snapshot of " if snapname else "", vol, k))
+
     def make_template(self, g, params, user):
-        if int(g.config.get("template", 0)):
+        # qemu-server / pve-container template: lock, snapshots, template, running, in this order
+        self.check_lock(g)
+        if g.snapshots:
+            raise PVEError("unable to create template, because %s contains snapshots" % g.kind)
+        if int(g.config.get("template", 0)) and not (g.type == "qemu" and params.get("disk")):
             raise PVEError("you can't convert a template to a template")
         if g.status == "running":
-            raise PVEError("you can't convert a %s to template if %s is running" % (g.kind, g.kind))
-        self.check_lock(g)
-        if g.snapshots and g.type == "lxc":
-            pass
+            if g.type == "qemu":
+                raise PVEError("you can't convert a VM to template if VM is running")
+            raise PVEError("you can't convert a CT to template if the CT is running")
 
         def work(task):
             for k, vol, d in list(g.drives()):
@@ -1027,11 +1093,11 @@ class GuestOps:
     def snapshot_list(self, g):
         out = []
         for name, s in g.snapshots.items():
-            e = {"name": name, "description": s.get("description", ""), "snaptime": s["snaptime"]}
+            e = {"name": name, "description": s.get("description") or "", "snaptime": s.get("snaptime") or 0}
             if s.get("parent"):
                 e["parent"] = s["parent"]
-            if s.get("vmstate"):
-                e["vmstate"] = 1
+            if g.type == "qemu":
+                e["vmstate"] = 1 if s.get("vmstate") else 0
             out.append(e)
         cur = {"name": "current", "description": "You are here!", "digest": g.digest()}
         if g.type == "qemu":
@@ -1041,11 +1107,29 @@ class GuestOps:
         out.append(cur)
         return out
 
+    def _failed_task(self, g, ttype, user, message):
+        """A worker that dies at once: the check runs inside the task in PVE, so the call itself succeeds."""
+        def work(task):
+            raise TaskError(message)
+        return self.tasks.start(g.node, ttype, g.vmid, user, 0, work, lock_vmid=g.vmid)
+
     def snapshot_create(self, g, params, user):
         name = params["snapname"]
-        if name == "current" or name in g.snapshots:
-            raise PVEError("snapshot name '%s' already used" % name)
-        self.check_lock(g)
+        if name == "current":
+            raise PVEError("unable to use snapshot name 'current' (reserved name)")
+        if name.lower() == "pending":
+            raise PVEError("unable to use snapshot name 'pending' (reserved name)")
+        ttype = "qmsnapshot" if g.type == "qemu" else "vzsnapshot"
+        # AbstractConfig::snapshot_prepare runs in the worker: template, lock and name checks are task errors
+        err = None
+        if int(g.config.get("template", 0)):
+            err = "you can't take a snapshot if it's a template"
+        elif g.config.get("lock"):
+            err = "%s is locked (%s)" % (g.kind, g.config["lock"])
+        elif name in g.snapshots:
+            err = "snapshot name '%s' already used" % name
+        if err:
+            return self._failed_task(g, ttype, user, err)
         g.config["lock"] = "snapshot"
         g.changed()
 
@@ -1068,16 +1152,15 @@ class GuestOps:
             g.config.pop("lock", None)
             g.changed()
 
-        return self.tasks.start(g.node, "qmsnapshot" if g.type == "qemu" else "vzsnapshot", g.vmid, user, 2, work,
-                                on_error, lock_vmid=g.vmid)
+        return self.tasks.start(g.node, ttype, g.vmid, user, 2, work, on_error, lock_vmid=g.vmid)
 
     def snapshot_delete(self, g, name, params, user):
-        if name not in g.snapshots:
-            raise PVEError("snapshot '%s' does not exist" % name)
-        if not params.get("force"):
-            self.check_lock(g)
-
         def work(task):
+            # AbstractConfig::snapshot_delete runs in the worker
+            if not params.get("force"):
+                self.check_lock(g)
+            if name not in g.snapshots:
+                raise TaskError("snapshot '%s' does not exist" % name)
             snap = g.snapshots.pop(name)
             for s in g.snapshots.values():
                 if s.get("parent") == name:
@@ -1098,11 +1181,13 @@ class GuestOps:
                                 work, lock_vmid=g.vmid)
 
     def snapshot_rollback(self, g, name, params, user):
-        if name not in g.snapshots:
-            raise PVEError("snapshot '%s' does not exist" % name)
-        self.check_lock(g)
-
         def work(task):
+            # AbstractConfig::snapshot_rollback runs in the worker
+            if name not in g.snapshots:
+                raise TaskError("snapshot '%s' does not exist" % name)
+            if int(g.config.get("template", 0)):
+                raise TaskError("you can't rollback if vm is a template")
+            self.check_lock(g)
             snap = g.snapshots[name]
             if g.status == "running" and not snap.get("vmstate"):
                 self._stop(g)

@@ -18,7 +18,23 @@ check_build() {
   rm -rf "$WORK/dist" "$WORK/installed"
   (cd "$COLL" && ansible-galaxy collection build --force --output-path "$WORK/dist") &&
   ansible-galaxy collection install --force -p "$WORK/installed" "$WORK/dist/$NS-$NAME-"*.tar.gz &&
-  ANSIBLE_COLLECTIONS_PATH="$WORK/installed" ansible-doc "$NS.$NAME.qemu" >/dev/null
+  check_docs "$WORK/installed"
+}
+# check_docs PATH: every module and inventory plugin of the installed collection renders with examples
+# (and modules with return values).
+check_docs() {
+  local type plugin out
+  for type in module inventory; do
+    for plugin in $(ANSIBLE_COLLECTIONS_PATH="$1" ansible-doc -t "$type" -l "$NS.$NAME" --json |
+                    python -c 'import json,sys; print(" ".join(sorted(json.load(sys.stdin))))'); do
+      out=$(ANSIBLE_COLLECTIONS_PATH="$1" ANSIBLE_NOCOLOR=1 ansible-doc -t "$type" "$plugin") || return 1
+      grep -q '^EXAMPLES:' <<<"$out" || { echo "$plugin: no EXAMPLES in ansible-doc" >&2; return 1; }
+      if [ "$type" = module ] && ! grep -q '^RETURN VALUES:' <<<"$out"; then
+        echo "$plugin: no RETURN VALUES in ansible-doc" >&2; return 1
+      fi
+      echo "ansible-doc -t $type $plugin: ok"
+    done
+  done
 }
 check_sanity-oldest() {
   setup_oldest_venv

@@ -191,6 +191,7 @@ def check_value(schema, value):
     Mirrors PVE::JSONSchema::check_prop messages. Property-string values use the relaxed boolean parser.
     """
     typ = schema.get("type", "string")
+    raw = value  # named formats see the value as sent (pve-vmid refuses '0100' although it is the integer 100)
     if typ == "boolean":
         if value is True or value is False:
             return int(value), None
@@ -237,7 +238,7 @@ def check_value(schema, value):
             if isinstance(fmt, dict):
                 parse(fmt, value)
             else:
-                check_named(fmt, value)
+                check_named(fmt, str(raw) if typ == "integer" else value)
         except FormatError as exc:
             return value, FORMAT_ERROR + str(exc)
     return value, None

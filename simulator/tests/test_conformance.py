@@ -192,3 +192,11 @@ def test_snapshot_rules(api):
     api.ok("PUT", "/nodes/pve1/qemu/100/config", data={"template": 1})
     api.run("POST", "/nodes/pve1/qemu/100/snapshot", data={"snapname": "s2"},
             expect="you can't take a snapshot if it's a template")
+
+
+def test_config_current_and_snapshot_conflict(api):
+    api.create_vm(100)
+    api.run("POST", "/nodes/pve1/qemu/100/snapshot", data={"snapname": "s1"})
+    r = api.get("/nodes/pve1/qemu/100/config", params={"current": 1, "snapshot": "s1"})
+    msg = "cannot use 'snapshot' parameter with 'current'"
+    assert r.status_code == 400 and r.json()["errors"] == {"snapshot": msg, "current": msg}

@@ -158,3 +158,9 @@ def test_extjs_format(pvesim):
 def test_unsimulated_schema_method_is_501(api):
     r = api.post("/nodes/pve1/qemu/100/monitor", data={"command": "info"})
     assert r.status_code == 501 and r.reason == "Method 'POST /nodes/pve1/qemu/100/monitor' not implemented"
+
+
+def test_vmid_format_sees_the_raw_value(api):
+    # check_prop runs the pve-vmid format on the value as sent: '0100' is an integer but no valid VM ID
+    r = api.post("/nodes/pve1/qemu", data={"vmid": "0100"})
+    assert r.status_code == 400 and r.json()["errors"] == {"vmid": "invalid format - value does not look like a valid VM ID"}

@@ -76,6 +76,10 @@ def qemu_destroy(ctx):
 
 @route("GET", BASE + "/{vmid}/config")
 def qemu_config(ctx):
+    if ctx.params.get("snapshot") and ctx.params.get("current"):
+        from ..model.errors import param_error
+        msg = "cannot use 'snapshot' parameter with 'current'"
+        raise param_error({"snapshot": msg, "current": msg})
     g = ctx.guest("qemu")
     return ctx.cluster.config_view(g, ctx.params.get("current"), ctx.params.get("snapshot"))
 

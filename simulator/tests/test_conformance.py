@@ -200,3 +200,20 @@ def test_config_current_and_snapshot_conflict(api):
     r = api.get("/nodes/pve1/qemu/100/config", params={"current": 1, "snapshot": "s1"})
     msg = "cannot use 'snapshot' parameter with 'current'"
     assert r.status_code == 400 and r.json()["errors"] == {"snapshot": msg, "current": msg}
+
+
+def test_suspend_to_disk_vmstate_lifecycle(api):
+    api.create_vm(100)
+    api.run("POST", "/nodes/pve1/qemu/100/status/start")
+    api.run("POST", "/nodes/pve1/qemu/100/status/suspend", data={"todisk": 1})
+    conf = api.ok("GET", "/nodes/pve1/qemu/100/config")
+    assert conf["lock"] == "suspended" and conf["vmstate"].startswith("local-lvm:vm-100-state-suspend-")
+    vols = [v["volid"] for v in api.ok("GET", "/nodes/pve1/storage/local-lvm/content")]
+    assert conf["vmstate"] in vols
+    r = api.put("/nodes/pve1/qemu/100/config", data={"cores": 4})
+    assert r.status_code == 500 and r.reason == "VM is locked (suspended)"
+    # deleting vmstate discards the saved state and clears the 'suspended' lock (update_vm_api)
+    api.ok("PUT", "/nodes/pve1/qemu/100/config", data={"delete": "vmstate"})
+    conf = api.ok("GET", "/nodes/pve1/qemu/100/config")
+    assert "lock" not in conf and "vmstate" not in conf
+    assert not [v for v in api.ok("GET", "/nodes/pve1/storage/local-lvm/content") if "state-suspend" in v["volid"]]

@@ -5,6 +5,7 @@ import hashlib
 import ipaddress
 import json
 import re
+import time
 import uuid
 
 from .. import propstring
@@ -19,6 +20,7 @@ FAST_PLUG = {"name", "description", "onboot", "tags", "protection", "startup", "
              "vmstatestorage", "balloon", "tablet", "cpulimit", "cpuunits"}
 LXC_HOT = {"memory", "swap", "cores", "cpulimit", "cpuunits", "description", "onboot", "tags", "protection",
            "startup", "hookscript", "lock"}
+QEMU_HIDDEN_KEYS = {"vmstate", "parent", "snaptime", "runningmachine", "runningcpu", "running-nets-host-mtu"}
 CONTROL_KEYS = {"node", "vmid", "delete", "revert", "digest", "skiplock", "force", "background_delay",
                 "import-working-storage"}
 MASKED = ("cipassword",)
@@ -310,6 +312,12 @@ class GuestOps:
         if value is None:
             return
         vol, d = drive_volume(g.type, value)
+        if key == "vmstate" and g.type == "qemu":
+            if int(g.config.get("protection", 0)):
+                raise PVEError("can't remove vmstate '%s' - protection mode enabled" % value)
+            self.remove_volume(g.node, value)
+            del g.config[key]
+            return
         if UNUSED_RE.match(key):
             if int(g.config.get("protection", 0)):
                 raise PVEError("can't remove unused disk '%s' - protection mode enabled" % vol)
@@ -359,6 +367,11 @@ class GuestOps:
             raise PVEError("no options specified")
         delete = ["ide2" if k == "cdrom" else k for k in delete]
         if g.type == "qemu":
+            # option_exists() knows config keys that json_config_properties hides from the API schema
+            schema_key = valid_key
+
+            def valid_key(k):
+                return schema_key(k) or k in QEMU_HIDDEN_KEYS
             # qemu-server update_vm_api: revert keys first, then delete keys, each in this order of checks
             # (the messages' unbalanced quotes and the 'delete' key for a revert conflict are PVE's own)
             for k in revert:
@@ -386,7 +399,12 @@ class GuestOps:
             if g.type == "qemu":
                 raise PVEError("checksum mismatch (file change by other user?)")
             raise PVEError("detected modified configuration - file changed by other user? Try again.")
-        self.check_lock(g, params.get("skiplock"))
+        if g.type == "qemu" and "vmstate" in delete and g.config.get("lock") == "suspended":
+            # update_vm_api: dropping the saved state of a VM suspended to disk also drops its lock
+            if "lock" not in delete:
+                delete.append("lock")
+        else:
+            self.check_lock(g, params.get("skiplock"))
         self.flock(g)
         if g.type == "qemu" and (opts.get("memory") or "balloon" in opts):
             # the memory in effect is the new one, else the pending one, else the current one (default 512)
@@ -697,7 +715,8 @@ class GuestOps:
                 self.check_lock(g, skiplock)
             if suspended and g.status != "running":
                 g.config.pop("lock", None)
-                g.config.pop("vmstate", None)
+                if g.config.get("vmstate"):
+                    self.remove_volume(g.node, g.config.pop("vmstate"))
                 self._start(g)
             elif action == "start":
                 if g.status == "running":
@@ -717,6 +736,7 @@ class GuestOps:
                 if params.get("todisk"):
                     g.status = "stopped"
                     g.config["lock"] = "suspended"
+                    g.config["vmstate"] = self._save_vmstate(g, params.get("statestorage"))
                 g.changed()
             elif action == "resume":
                 g.qmpstatus = "running"
@@ -724,6 +744,18 @@ class GuestOps:
             self.touch()
 
         return self.tasks.start(g.node, ttype, vmid, user, durations.get(action, 1), work, lock_vmid=vmid)
+
+    def _save_vmstate(self, g, statestorage=None):
+        """vm_suspend --todisk: the RAM goes to a 'vm-N-state-suspend-DATE' volume named in the vmstate key."""
+        sid = statestorage or g.config.get("vmstatestorage")
+        if not sid:
+            sid = next((vol.split(":", 1)[0] for k, vol, d in g.drives()
+                        if vol and ":" in vol and d.get("media") != "cdrom" and not UNUSED_RE.match(k)), "local-lvm")
+        st = self.get_storage(sid, g.node)
+        name = "vm-%s-state-suspend-%s" % (g.vmid, time.strftime("%Y-%m-%d", time.gmtime(self.clock.now())))
+        volid = "%s:%s/%s.raw" % (sid, g.vmid, name) if st.is_file else "%s:%s" % (sid, name)
+        self.add_volume(g.node, volid, g.maxmem(), content="images", fmt="raw", vmid=g.vmid)
+        return volid
 
     def status_view(self, g):
         now = self.clock.now()

@@ -217,3 +217,29 @@ def test_suspend_to_disk_vmstate_lifecycle(api):
     conf = api.ok("GET", "/nodes/pve1/qemu/100/config")
     assert "lock" not in conf and "vmstate" not in conf
     assert not [v for v in api.ok("GET", "/nodes/pve1/storage/local-lvm/content") if "state-suspend" in v["volid"]]
+
+
+def test_ha_managed_power_refusals(api):
+    api.create_vm(100)
+    api.ok("POST", "/cluster/ha/resources", data={"sid": "vm:100", "state": "started"})
+    upid = api.run("POST", "/nodes/pve1/qemu/100/status/start")
+    assert upid.split(":")[5] == "hastart"
+    r = api.post("/nodes/pve1/qemu/100/status/suspend", data={"todisk": 1})
+    assert r.status_code == 500 and r.reason == "Cannot suspend HA managed VM to disk"
+    r = api.post("/nodes/pve1/qemu/100/status/stop", data={"overrule-shutdown": 1})
+    assert r.status_code == 400 and r.json()["errors"] == {"overrule-shutdown": "Not applicable for HA resources."}
+
+
+def test_migrate_checks(pvesim, api):
+    api.create_vm(100)
+    api.run("POST", "/nodes/pve1/qemu/100/status/start")
+    pvesim.fault(kind="lock", vmid=100, lock="backup", seconds=30)
+    r = api.post("/nodes/pve1/qemu/100/migrate", data={"target": "pve2"})
+    assert r.status_code == 500 and r.reason == "VM is locked (backup)"  # lock before 'running without --online'
+    pvesim.clear_faults()
+    # local disks on a live migration are found by QemuMigrate inside the worker
+    upid = api.run("POST", "/nodes/pve1/qemu/100/migrate", data={"target": "pve2", "online": 1}, expect="migration aborted")
+    lines = [x["t"] for x in api.log(upid)]
+    assert lines[-2:] == ["ERROR: migration aborted (duration 00:00:00): can't live migrate attached local disks without "
+                          "with-local-disks option", "TASK ERROR: migration aborted"]
+    assert api.ok("GET", "/nodes/pve1/qemu/100/status/current")["status"] == "running"

@@ -694,6 +694,10 @@ class GuestOps:
                 raise PVEError("VM is paused - cannot shutdown")
             if action in ("reset", "reboot", "suspend") and not running:
                 raise PVEError("VM %s not running" % vmid)
+            if action == "suspend" and params.get("todisk") and "vm:%s" % vmid in self.ha:
+                raise PVEError("Cannot suspend HA managed VM to disk")
+            if action == "stop" and params.get("overrule-shutdown") and "vm:%s" % vmid in self.ha:
+                raise param_error({"overrule-shutdown": "Not applicable for HA resources."})
             # a VM suspended to disk (lock 'suspended') is resumed by starting it
             if action == "resume" and not running and g.config.get("lock") != "suspended":
                 raise PVEError("VM %s not running" % vmid)
@@ -1272,18 +1276,32 @@ class GuestOps:
         if node.status != "online":
             raise PVEError("target node '%s' is not online" % target)
         running = g.status == "running"
+        if g.type == "qemu":
+            # qemu-server migrate_vm: the lock is checked before the running state
+            self.check_lock(g)
         if running and not params.get("online") and not (g.type == "lxc" and params.get("restart")):
             if g.type == "qemu":
                 raise PVEError("can't migrate running VM without --online")
             raise PVEError("lxc live migration is currently not implemented")
         self.check_lock(g)
         local = self.local_disks(g)
+        problem = None
         if running and local and g.type == "qemu" and not params.get("with-local-disks"):
-            raise PVEError("can't live migrate attached local disks without with-local-disks option")
+            problem = "can't live migrate attached local disks without with-local-disks option"
         for d in local:
             sid = params.get("targetstorage") or params.get("target-storage") or d["volid"].split(":")[0]
-            if not self.storages[sid].available_on(target):
-                raise PVEError("storage '%s' is not available on node '%s'" % (sid, target))
+            if not problem and not self.storages[sid].available_on(target):
+                problem = "storage '%s' is not available on node '%s'" % (sid, target)
+        if problem and g.type == "qemu":
+            # QemuMigrate::prepare/scan_local_volumes run in the worker: the task logs the reason and
+            # ends with the generic 'migration aborted'
+            def failed(task):
+                task.log.append("ERROR: migration aborted (duration 00:00:00): %s" % problem)
+                raise TaskError("migration aborted")
+            ttype = "hamigrate" if "vm:%s" % g.vmid in self.ha else "qmigrate"
+            return self.tasks.start(g.node, ttype, g.vmid, user, 1, failed, lock_vmid=g.vmid)
+        if problem:
+            raise PVEError(problem)
         g.config["lock"] = "migrate"
         g.changed()
 

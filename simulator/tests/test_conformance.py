@@ -243,3 +243,12 @@ def test_migrate_checks(pvesim, api):
     assert lines[-2:] == ["ERROR: migration aborted (duration 00:00:00): can't live migrate attached local disks without "
                           "with-local-disks option", "TASK ERROR: migration aborted"]
     assert api.ok("GET", "/nodes/pve1/qemu/100/status/current")["status"] == "running"
+
+
+def test_qemu_list_qmp_fields_need_full(api):
+    api.create_vm(100)
+    api.run("POST", "/nodes/pve1/qemu/100/status/start")
+    plain = api.ok("GET", "/nodes/pve1/qemu")[0]
+    assert "qmpstatus" not in plain and "running-qemu" not in plain and plain["status"] == "running"
+    full = api.ok("GET", "/nodes/pve1/qemu", params={"full": 1})[0]
+    assert full["qmpstatus"] == "running" and "running-machine" in full

@@ -23,6 +23,8 @@ def guest_list(ctx, gtype):
         d.pop("ha", None)
         d["vmid"] = g.vmid
         if g.type == "qemu" and not ctx.params.get("full"):
+            # vmstatus() returns before its QMP queries unless 'full' is set: no qmpstatus, no running-*
+            d.pop("qmpstatus", None)
             d.pop("running-machine", None)
             d.pop("running-qemu", None)
         d["uptime"] = int(now - g.started) if g.status == "running" and g.started else 0

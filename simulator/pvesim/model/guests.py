@@ -342,7 +342,9 @@ class GuestOps:
             return key in LXC_HOT or key.startswith("net")
         hp = str(g.config.get("hotplug", "network,disk,usb"))
         feats = {"1": "network,disk,usb", "0": ""}.get(hp, hp).split(",")
-        if key in FAST_PLUG:
+        # qemu-server adds every cloud-init option to its fast-plug list: written to the config at once and
+        # recorded in [special:cloudinit] until the drive is regenerated (GET .../cloudinit shows the gap)
+        if key in FAST_PLUG or is_ci_key(key):
             return True
         if key.startswith("net"):
             return "network" in feats
@@ -444,8 +446,7 @@ class GuestOps:
                 v = str(v)
             if qemu and k == "tags":
                 v = unique_tags(v)
-            # cipassword bypasses the pending section in update_vm_api (written to the config at once)
-            if running and not self.hotpluggable(g, k) and not (qemu and k == "cipassword"):
+            if running and not self.hotpluggable(g, k):
                 g.pending[k] = v
                 g.pending_delete.pop(k, None)
                 continue

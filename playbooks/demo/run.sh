@@ -18,6 +18,12 @@ DEMO=$ROOT/playbooks/demo
 STATE=$WORK/$RUN-pvesim
 COLLECTIONS=$WORK/$RUN-collections
 STEPS=8 STEP=0 TITLE='' STARTED=false
+# The least-privilege API token of README.md ("Against your own cluster"): the demo runs with it, so a privilege
+# the modules need and README.md leaves out fails the demo (and `make test`).
+API_USER=ansible@pve TOKEN=automation ROLE=PVECloudVM
+PRIVS="VM.Allocate VM.Audit VM.Clone VM.Config.CDROM VM.Config.CPU VM.Config.Cloudinit VM.Config.Disk VM.Config.HWType"
+PRIVS+=" VM.Config.Memory VM.Config.Network VM.Config.Options VM.GuestAgent.Audit VM.PowerMgmt"
+ACLS=("/vms $ROLE" "/storage PVEDatastoreUser" "/sdn/zones/localnetwork PVESDNUser")
 
 step() {
   STEP=$((STEP + 1)) TITLE=$1
@@ -68,6 +74,41 @@ print(data['writes'], data['reads'])
 PY
 }
 
+# pveum_commands: the commands README.md gives for the token (checked against README.md by --check).
+pveum_commands() {
+  local acl
+  echo "pveum user add $API_USER"
+  echo "pveum role add $ROLE --privs \"$PRIVS\""
+  for acl in "${ACLS[@]}"; do echo "pveum acl modify ${acl% *} --users $API_USER --roles ${acl#* }"; done
+  echo "pveum user token add $API_USER $TOKEN --privsep 0"
+}
+
+# make_token: the same as pveum_commands, through the API with pvesim's root token; prints the new secret.
+make_token() {
+  python - "$STATE/connection.json" "$API_USER" "$TOKEN" "$ROLE" "$PRIVS" "${ACLS[@]}" <<'PY'
+import json, ssl, sys, urllib.error, urllib.parse, urllib.request
+conn = json.load(open(sys.argv[1]))
+user, token, role, privs, acls = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6:]
+context = ssl.create_default_context(cafile=conn['ca_path'])
+auth = 'PVEAPIToken=%s=%s' % (conn['token_id'], conn['token_secret'])
+
+def call(method, url_path, **params):
+    request = urllib.request.Request(conn['url'] + '/api2/json' + url_path, method=method,
+                                     data=urllib.parse.urlencode(params).encode(), headers={'Authorization': auth})
+    try:
+        return json.load(urllib.request.urlopen(request, context=context))['data']
+    except urllib.error.HTTPError as err:
+        sys.exit('%s %s: %s %s %s' % (method, url_path, err.code, err.reason, err.read().decode()))
+
+call('POST', '/access/users', userid=user)
+call('POST', '/access/roles', roleid=role, privs=','.join(privs.split()))
+for acl in acls:
+    path, roles = acl.split(' ', 1)
+    call('PUT', '/access/acl', path=path, users=user, roles=roles)
+print(call('POST', '/access/users/%s/token/%s' % (user, token), privsep=0)['value'])
+PY
+}
+
 step "Toolchain: Python 3.12 virtual environment with the pinned tools in $VENVS/venv"
 setup_venv
 echo "    $(ansible --version | head -n 1), $(python --version)"
@@ -90,9 +131,11 @@ for _ in $(seq 100); do [ -s "$STATE/connection.json" ] && break; sleep 0.1; don
 export PROXMOX_HOST=127.0.0.1 PROXMOX_PORT PROXMOX_CA_PATH PROXMOX_TOKEN_ID PROXMOX_TOKEN_SECRET
 PROXMOX_PORT=$(field port)
 PROXMOX_CA_PATH=$(field ca_path)
-PROXMOX_TOKEN_ID=$(field token_id)
-PROXMOX_TOKEN_SECRET=$(field token_secret)
-echo "    $(field url), nodes pve1 pve2 pve3, CA $PROXMOX_CA_PATH, API token $PROXMOX_TOKEN_ID"
+PROXMOX_TOKEN_ID=$API_USER!$TOKEN
+PROXMOX_TOKEN_SECRET=$(make_token)
+echo "    $(field url), nodes pve1 pve2 pve3, CA $PROXMOX_CA_PATH"
+echo "    API token $PROXMOX_TOKEN_ID with the least privileges the modules need, made as on a real cluster with:"
+pveum_commands | indent '      '
 
 step "Provision the demo fleet: ansible-playbook playbooks/demo/demo.yml"
 playbook "$WORK/$RUN-run1.log" "$DEMO/demo.yml"
@@ -152,6 +195,16 @@ env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin LANG="${LANG:-C.UTF-8}" TE
 cd $(printf %q "$ROOT") && $OWN playbooks/demo/my_first_playbook.yml"
 
 if $CHECK; then
+  STEP=$STEPS TITLE="README.md shows what the demo ran"
+  while IFS= read -r line; do
+    grep -qxF "$line" "$ROOT/README.md" || { echo "README.md lacks the line: $line" >&2; exit 1; }
+  done < <(pveum_commands)
+  python - "$ROOT/README.md" "$DEMO/my_first_playbook.yml" <<'PY'
+import sys
+readme, playbook = (open(path).read() for path in sys.argv[1:])
+if playbook not in readme:
+    sys.exit('README.md does not show playbooks/demo/my_first_playbook.yml as it is: copy it in again')
+PY
   echo
   echo "demo check passed"
   exit 0

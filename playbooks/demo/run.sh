@@ -198,7 +198,7 @@ if $CHECK; then
   STEP=$STEPS TITLE="README.md shows what the demo ran"
   while IFS= read -r line; do
     grep -qxF "$line" "$ROOT/README.md" || { echo "README.md lacks the line: $line" >&2; exit 1; }
-  done < <(pveum_commands)
+  done < <(pveum_commands; echo "$OWN playbooks/demo/my_first_playbook.yml")
   python - "$ROOT/README.md" "$DEMO/my_first_playbook.yml" <<'PY'
 import sys
 readme, playbook = (open(path).read() for path in sys.argv[1:])

@@ -116,6 +116,7 @@ echo "    $(ansible --version | head -n 1), $(python --version)"
 step "The collection, installed from this checkout into $COLLECTIONS"
 export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS
 rm -rf "$COLLECTIONS"
+mkdir -p "$WORK"
 ansible-galaxy collection install --force -p "$COLLECTIONS" "$ROOT" > "$WORK/$RUN-galaxy.log" ||
   { cat "$WORK/$RUN-galaxy.log" >&2; exit 1; }
 echo "    $(tail -n 1 "$WORK/$RUN-galaxy.log")"

@@ -111,7 +111,8 @@ PY
 
 step "Toolchain: Python 3.12 virtual environment with the pinned tools in $VENVS/venv"
 setup_venv
-echo "    $(ansible --version | head -n 1), $(python --version)"
+versions=$(ansible --version)
+echo "    ${versions%%$'\n'*}, $(python --version)"
 
 step "The collection, installed from this checkout into $COLLECTIONS"
 export ANSIBLE_COLLECTIONS_PATH=$COLLECTIONS

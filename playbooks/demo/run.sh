@@ -34,9 +34,10 @@ step() {
 finish() {
   local rc=$?
   trap - EXIT
-  if [ "$rc" -ne 0 ]; then
-    echo >&2
-    echo "make demo FAILED in step $STEP/$STEPS ($TITLE) with exit status $rc." >&2
+  if [ "$rc" -eq 130 ]; then
+    printf '\nmake demo interrupted in step %s/%s (%s).\n' "$STEP" "$STEPS" "$TITLE" >&2
+  elif [ "$rc" -ne 0 ]; then
+    printf '\nmake demo FAILED in step %s/%s (%s) with exit status %s.\n' "$STEP" "$STEPS" "$TITLE" "$rc" >&2
   fi
   if $STARTED && { [ "$rc" -ne 0 ] || $CHECK; }; then
     if pvesim stop --state-dir "$STATE" >/dev/null 2>&1; then

@@ -139,19 +139,6 @@ def addresses(interfaces):
     return found
 
 
-def guest_argument_spec():
-    """Options every guest module shares, on top of the API options."""
-    spec = api_argument_spec()
-    spec.update(
-        vmid=dict(type='int'),
-        name=dict(type='str'),
-        node=dict(type='str'),
-        force=dict(type='bool', default=False),
-        purge=dict(type='bool', default=False),
-    )
-    return spec
-
-
 # What each state does, in order: read a row left to right. Every step is the method step_<name>
 # below; a step with nothing to do does nothing (starting a running guest is a no-op).
 STATES = dict(
@@ -197,6 +184,7 @@ class PVEGuestModule(PVEModule):
         self.guest = self.config = None
         self.created = False
         self.changes, self.grows = {}, {}
+        self.writes_at_read = 0
 
     # -- naming --------------------------------------------------------------------------------
 
@@ -313,6 +301,7 @@ class PVEGuestModule(PVEModule):
         self.guest = guest
         self.result.update(vmid=guest.vmid, node=guest.node)
         self.config = self.read_config(guest)
+        self.writes_at_read = self.client.writes
         return True
 
     def step_plan(self):
@@ -376,7 +365,7 @@ class PVEGuestModule(PVEModule):
                 self.reboot(guest)
                 pending = {} if not self.check_mode else pending
         config = self.config
-        if self.result['changed'] and not self.check_mode:
+        if self.client.writes != self.writes_at_read:
             config = self.read_config(guest)
         ip_addresses = []
         if p['wait_for_ip'] and not guest.running:
@@ -494,8 +483,8 @@ class PVEGuestModule(PVEModule):
         if not p['node']:
             raise InputError('node', '%s does not exist: set node (where to create it) or clone'
                              % (p[self.name_key] or p['vmid']))
-        params = self.create_params()
         self.check_node(p['node'])
+        params = self.create_params()
         if p['pool']:
             self.check_pool(p['pool'])
         self.plan('create')
@@ -786,3 +775,32 @@ class PVEGuestModule(PVEModule):
                                   '; last answer: %s' % last_error if last_error else '', self.no_address_hint),
                                kind='timeout')
 
+
+
+def guest_argument_spec(name_key='name', timeouts=None):
+    """Options every guest module shares, on top of the API options."""
+    spec = api_argument_spec()
+    spec.update({name_key: dict(type='str')})
+    spec.update(
+        vmid=dict(type='int'),
+        node=dict(type='str'),
+        state=dict(type='str', default='present', choices=sorted(STATES)),
+        force=dict(type='bool', default=False),
+        purge=dict(type='bool', default=False),
+        timeouts=dict(type='dict', default={}, options=dict(
+            (k, dict(type='int', default=v)) for k, v in (timeouts or PVEGuestModule.default_timeouts).items())),
+        clone=dict(type='str'),
+        full=dict(type='bool'),
+        storage=dict(type='str'),
+        snapname=dict(type='str'),
+        target=dict(type='str'),
+        onboot=dict(type='bool'),
+        tags=dict(type='list', elements='str'),
+        description=dict(type='str'),
+        pool=dict(type='str'),
+        protection=dict(type='bool'),
+        config=dict(type='dict'),
+        reboot_if_needed=dict(type='bool', default=False),
+        wait_for_ip=dict(type='bool', default=False),
+    )
+    return spec

@@ -26,6 +26,7 @@ author:
 extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
+  - pve.cloud.guest
 attributes:
   check_mode:
     description: Nothing is written; RV(actions) and RV(diff) show what would be done.
@@ -51,87 +52,6 @@ options:
         before anything is written.
       - An existing VM is found on whatever node it runs; it is not migrated.
     type: str
-  state:
-    description:
-      - V(present) the VM exists and is configured; its power state is not touched.
-      - V(started) and V(stopped) also set the power state. Stopping is a graceful shutdown within
-        O(timeouts.shutdown); a hard stop follows only with O(force=true).
-      - V(restarted) reboots a running VM and starts a stopped one (it always reports a change).
-      - V(absent) destroys the VM and its disks. A running VM is refused unless O(force=true).
-      - V(template) configures the VM, shuts it down (as for V(stopped)) and converts it to a template.
-        A template is never started, and is not reconfigured unless the state is V(template).
-    type: str
-    choices: [present, started, stopped, restarted, absent, template]
-    default: present
-  force:
-    description:
-      - With O(state=stopped) or O(state=template), stop the VM hard when the graceful shutdown did not finish
-        within O(timeouts.shutdown).
-      - With O(state=absent), stop and destroy a running VM.
-    type: bool
-    default: false
-  purge:
-    description:
-      - With O(state=absent), also remove the VM from backup jobs, replication jobs and HA resources.
-    type: bool
-    default: false
-  timeouts:
-    description:
-      - Seconds to wait for each kind of operation. Tasks are polled on their own node with back-off; a task
-        that fails ends the module at once with PVE's exit status and the end of its log.
-    type: dict
-    default: {}
-    suboptions:
-      create:
-        description: Creating a VM (imports of cloud images included).
-        type: int
-        default: 900
-      clone:
-        description: Cloning (full clones copy every disk).
-        type: int
-        default: 900
-      config:
-        description: A config update (it may allocate or import disks).
-        type: int
-        default: 300
-      resize:
-        description: Growing one disk.
-        type: int
-        default: 300
-      start:
-        description: Starting the VM.
-        type: int
-        default: 120
-      shutdown:
-        description: Graceful shutdown (passed to PVE as the shutdown timeout).
-        type: int
-        default: 180
-      stop:
-        description: Hard stop.
-        type: int
-        default: 60
-      reboot:
-        description: Reboot.
-        type: int
-        default: 300
-      destroy:
-        description: Destroying the VM.
-        type: int
-        default: 300
-      template:
-        description: Conversion to a template.
-        type: int
-        default: 300
-      lock:
-        description:
-          - How long to wait for a lock held by another task (for example C(VM is locked (backup)) or a
-            lock-file timeout) before failing with the lock's name.
-        type: int
-        default: 60
-      ip:
-        description: How long O(wait_for_ip) waits for the guest agent to report an address.
-        type: int
-        default: 300
   clone:
     description:
       - Name or VMID of a VM or template to clone when the VM does not exist yet. The clone is then configured
@@ -139,11 +59,6 @@ options:
       - The source must exist (checked before anything is written). An existing target VM is never cloned
         again.
     type: str
-  full:
-    description:
-      - Full clone (copies the disks) instead of a linked clone. PVE's default is a linked clone of a template and a
-        full clone of a VM.
-    type: bool
   storage:
     description: Target storage of a full clone's disks.
     type: str
@@ -151,14 +66,6 @@ options:
     description: Disk format of a full clone on file storage.
     type: str
     choices: [raw, qcow2, vmdk]
-  snapname:
-    description: Clone from this snapshot of the source.
-    type: str
-  target:
-    description:
-      - Node the clone is created on, when it differs from the source's node (the source's disks must be on
-        shared storage). Defaults to O(node), then to the source's node.
-    type: str
   cores:
     description: CPU cores per socket.
     type: int
@@ -195,25 +102,9 @@ options:
       - QEMU guest agent. V(true)/V(false), a property string such as V(1,fstrim_cloned_disks=1), or a dict
         with the keys of PVE's C(agent) property string (C(enabled), C(freeze-fs), C(fstrim_cloned_disks), C(type)).
     type: raw
-  onboot:
-    description: Start the VM when its node boots.
-    type: bool
   boot:
     description: Boot order in PVE's form, for example V(order=scsi0;ide2;net0).
     type: str
-  tags:
-    description: Tags. Order and separators do not matter; an empty list removes all tags.
-    type: list
-    elements: str
-  description:
-    description: Notes shown in the VM summary.
-    type: str
-  pool:
-    description: Resource pool of the VM. A VM in another pool is moved to this one.
-    type: str
-  protection:
-    description: Protection flag (PVE refuses to destroy a protected VM or remove its disks).
-    type: bool
   efidisk0:
     description:
       - EFI vars disk, for O(bios=ovmf). A dict (C(storage), C(efitype), C(pre_enrolled_keys), C(format)) or a
@@ -295,12 +186,6 @@ options:
         V(null) deletes the key. Unknown keys are refused before anything is written.
       - A key set both here and through its own option (for example O(cores) and C(config.cores)) is refused.
     type: dict
-  reboot_if_needed:
-    description:
-      - When PVE keeps changes of a running VM pending (they need a restart), reboot the VM to apply them.
-      - Without it the pending changes are returned in RV(pending) and RV(reboot_required).
-    type: bool
-    default: false
   wait_for_ip:
     description:
       - Wait (up to O(timeouts.ip)) until the QEMU guest agent reports an IP address; return them in
@@ -591,18 +476,9 @@ class QemuVM(PVEGuestModule):
 
 
 def main():
-    spec = guest_argument_spec()
+    spec = guest_argument_spec('name', QemuVM.default_timeouts)
     spec.update(
-        state=dict(type='str', default='present',
-                   choices=['present', 'started', 'stopped', 'restarted', 'absent', 'template']),
-        timeouts=dict(type='dict', default={}, options=dict(
-            (k, dict(type='int', default=v)) for k, v in QemuVM.default_timeouts.items())),
-        clone=dict(type='str'),
-        full=dict(type='bool'),
-        storage=dict(type='str'),
         format=dict(type='str', choices=['raw', 'qcow2', 'vmdk']),
-        snapname=dict(type='str'),
-        target=dict(type='str'),
         cores=dict(type='int'),
         sockets=dict(type='int'),
         vcpus=dict(type='int'),
@@ -614,12 +490,7 @@ def main():
         ostype=dict(type='str'),
         scsihw=dict(type='str'),
         agent=dict(type='raw'),
-        onboot=dict(type='bool'),
         boot=dict(type='str'),
-        tags=dict(type='list', elements='str'),
-        description=dict(type='str'),
-        pool=dict(type='str'),
-        protection=dict(type='bool'),
         efidisk0=dict(type='raw'),
         tpmstate0=dict(type='raw'),
         networks=dict(type='dict'),
@@ -634,9 +505,6 @@ def main():
         cicustom=dict(type='str'),
         citype=dict(type='str', choices=['configdrive2', 'nocloud', 'opennebula']),
         ciupgrade=dict(type='bool'),
-        config=dict(type='dict'),
-        reboot_if_needed=dict(type='bool', default=False),
-        wait_for_ip=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_one_of=[('name', 'vmid')],
                            required_by=dict(full=('clone',), snapname=('clone',), format=('clone',),

@@ -157,9 +157,6 @@ class ContainerInfo(PVEGuestInfo):
     addresses_option = 'interfaces'
 
     def addresses(self, path, guest, config):
-        # pve-container answers null for a stopped container
-        if guest['status'] != 'running' or guest['template']:
-            return []
         return addresses(self.client.get(path + '/interfaces'))
 
 

@@ -170,8 +170,6 @@ class QemuInfo(PVEGuestInfo):
     addresses_option = 'ip_addresses'
 
     def addresses(self, path, guest, config):
-        if guest['status'] != 'running' or guest['template']:
-            return []
         if config is not None:
             agent = ps.parse(config.get('agent') or '0', dict(default_key='enabled'))
             try:

@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
+  - pve.cloud.guest.info
 attributes:
   check_mode:
     description: Reads only, so check mode changes nothing.
@@ -28,29 +29,10 @@ attributes:
     description: Has no diff.
     support: none
 options:
-  name:
-    description: Only containers with this host name.
-    type: str
-  vmid:
-    description: Only the container with this VMID.
-    type: int
-  node:
-    description: Only containers on this node.
-    type: str
-  pool:
-    description: Only containers in this resource pool.
-    type: str
-  tags:
-    description: Only containers carrying every one of these tags.
-    type: list
-    elements: str
   status:
     description: Only running, or only stopped, containers.
     type: str
     choices: [running, stopped]
-  template:
-    description: V(true) lists container templates only, V(false) leaves them out; unset lists both.
-    type: bool
   config:
     description: Add the config of each container listed (RV(containers[].config)).
     type: bool

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import time
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils import volumes
@@ -362,7 +361,6 @@ class PVEGuestModule(PVEModule):
             pending=pending, reboot_required=bool(pending), ip_addresses=ip_addresses)
 
     # -- finding guests ------------------------------------------------------------------------
-
 
     def resources(self, refresh=False):
         """Every guest of the cluster: one GET /cluster/resources?type=vm (cached for the run)."""
@@ -758,7 +756,6 @@ class PVEGuestModule(PVEModule):
                                % (self.describe(guest), self.timeouts['ip'],
                                   '; last answer: %s' % last_error if last_error else '', self.no_address_hint),
                                kind='timeout')
-
 
 
 def guest_argument_spec(name_key='name', timeouts=None):

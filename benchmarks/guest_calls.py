@@ -21,6 +21,7 @@ import os
 import shutil
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -47,11 +48,14 @@ def run_task(conn, workdir, module, options):
     with open(playbook, 'w') as fh:
         json.dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
                     'tasks': [{'pve.cloud.%s' % module: options}]}], fh)
-    env = dict(os.environ, PROXMOX_HOST=conn['host'], PROXMOX_PORT=str(conn['port']), PROXMOX_CA_PATH=conn['ca_path'],
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, PROXMOX_HOST=conn['host'], PROXMOX_PORT=str(conn['port']), PROXMOX_CA_PATH=conn['ca_path'],
                PROXMOX_TOKEN_ID=conn['token_id'], PROXMOX_TOKEN_SECRET=conn['token_secret'])
     since = admin(conn, '/_pvesim/counters')['seq']
     started = time.monotonic()
-    subprocess.run(['ansible-playbook', '-i', 'localhost,', playbook], check=True, env=env, stdout=subprocess.DEVNULL)
+    done = subprocess.run(['ansible-playbook', '-i', 'localhost,', playbook], check=False, env=env, capture_output=True,
+                          text=True)
+    if done.returncode:
+        raise SystemExit(done.stdout[-2000:])
     wall = time.monotonic() - started
     calls = [r for r in admin(conn, '/_pvesim/requests?since=%d' % since) if not r['path'].startswith('/_pvesim')]
     polls = [r for r in calls if '/tasks/' in r['path']]

@@ -117,3 +117,19 @@ def lxc_interfaces(ctx):
 def lxc_move_volume(ctx):
     ctx.check("/storage/" + ctx.params.get("storage", ""), ["Datastore.AllocateSpace"])
     return ctx.cluster.move_disk(ctx.guest("lxc"), ctx.params, ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/feature")
+def lxc_feature(ctx):
+    return ctx.cluster.has_feature(ctx.guest("lxc"), ctx.params["feature"], ctx.params.get("snapname"))
+
+
+@route("GET", BASE + "/{vmid}/migrate")
+def lxc_migrate_pre(ctx):
+    # pve-container migrate_vm_precondition (PVE 9): running state and the HA view; pvesim has no HA rules,
+    # so every other online node is allowed
+    c = ctx.cluster
+    g = ctx.guest("lxc")
+    nodes = [n for n, node in c.nodes.items() if n != g.node and node.status == "online"]
+    return {"running": 1 if g.status == "running" else 0, "allowed-nodes": nodes, "not-allowed-nodes": {},
+            "dependent-ha-resources": []}

@@ -11,7 +11,7 @@ from .. import propstring
 from .access import Access
 from .clock import Clock
 from .errors import PVEError
-from .guests import Guest, GuestOps
+from .guests import Guest, GuestOps, schema_typed
 from .tasks import TaskManager
 
 GiB = 1024 ** 3
@@ -359,6 +359,7 @@ class Cluster(GuestOps):
                 if gd.get("node") and gd["node"] not in node_names:
                     raise PVEError("scenario guest %s is on unknown node '%s' (nodes: %s)"
                                    % (gd.get("vmid"), gd["node"], ", ".join(sorted(node_names))))
+                schema_typed(gd.get("type", "qemu"), gd.get("vmid"), gd.get("config") or {})
             if sc.get("nodes"):
                 self.nodes_count = len(sc["nodes"])
             self.reset()

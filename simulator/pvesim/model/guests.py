@@ -62,6 +62,28 @@ def drive_volume(gtype, value):
     return d.get("file" if gtype == "qemu" else "volume"), d
 
 
+def schema_typed(gtype, vmid, conf):
+    """Scenario config values typed as the API would store them (PVE::JSONSchema::check_prop on the create schema).
+
+    A scenario's `agent: 1` must read back as the string "1" (property strings are strings), `onboot: true` as 1.
+    """
+    from ..http.schema import load  # the schema is data shared with the HTTP front, not HTTP itself
+
+    methods = load().methods
+    specs = [methods["/nodes/{node}/%s" % gtype]["POST"], methods["/nodes/{node}/%s/{vmid}/config" % gtype]["PUT"]]
+    out = {}
+    for k, v in conf.items():
+        spec = next((m.prop(k) for m in specs if m.prop(k) is not None), None)
+        if spec is None or spec.get("type") in ("array", "object"):
+            out[k] = int(v) if isinstance(v, bool) else v
+            continue
+        val, err = propstring.check_value(spec, v)
+        if err:
+            raise PVEError("scenario guest %s: %s: %s" % (vmid, k, err))
+        out[k] = val
+    return out
+
+
 class Guest:
     def __init__(self, vmid, gtype, node, config=None):
         self.vmid = int(vmid)
@@ -594,15 +616,11 @@ class GuestOps:
         node = gd.get("node") or next(iter(self.nodes))
         g = Guest(vmid, gtype, node)
         self.guests[vmid] = g
-        for k, v in sorted((gd.get("config") or {}).items(), key=lambda kv: key_order(kv[0])):
+        conf = schema_typed(gtype, vmid, gd.get("config") or {})
+        for k, v in sorted(conf.items(), key=lambda kv: key_order(kv[0])):
             if is_drive(gtype, k):
                 v = self.alloc_drive(g, k, str(v))
-            v = self.fill_net(g, k, v)
-            if gtype == "qemu" and k == "memory":
-                v = str(v)
-            if isinstance(v, bool):
-                v = int(v)
-            g.config[k] = v
+            g.config[k] = self.fill_net(g, k, v)
         if gd.get("name"):
             g.config["hostname" if gtype == "lxc" else "name"] = gd["name"]
         if gd.get("template"):
@@ -1330,6 +1348,44 @@ class GuestOps:
         return self.tasks.start(g.node, ttype, g.vmid, user,
                                 self._duration(5, total), work, on_error, lock_vmid=g.vmid)
 
+    # --- feature ----------------------------------------------------------------
+    def _feature_volumes(self, g, conf):
+        for k, vol, d in g.drives(conf):
+            if UNUSED_RE.match(k) or not vol or ":" not in vol or d.get("media") == "cdrom" or vol.endswith("cloudinit"):
+                continue
+            yield vol, self.storages.get(vol.split(":", 1)[0])
+
+    def shared_nodes(self, g, conf):
+        """shared_nodes (qemu-server, pve-container): the nodes that reach every volume, the local node included."""
+        nodes = set(self.nodes)
+        for _, st in self._feature_volumes(g, conf):
+            if st is None:
+                continue
+            if st.nodes is not None:
+                nodes &= set(st.nodes)
+            elif not st.shared:
+                nodes &= {g.node}
+        return sorted(nodes)
+
+    def has_feature(self, g, feature, snapname=None):
+        """GET .../feature: {hasFeature, nodes} from each volume's storage (pve-storage volume_has_feature)."""
+        if snapname and snapname not in g.snapshots:
+            raise PVEError("snapshot '%s' does not exist" % snapname)
+        conf = g.snapshots[snapname]["config"] if snapname else g.config
+        ok = True
+        for vol, st in self._feature_volumes(g, conf):
+            fmt = (self.find_volume(g.node, vol) or {}).get("format", "raw")
+            capable = st is not None and (st.type in ("lvmthin", "rbd", "zfspool", "btrfs")
+                                          or (st.is_file and fmt == "qcow2"))
+            if feature == "snapshot":
+                ok = ok and capable
+            elif feature == "clone":
+                # a linked clone needs a base volume (a template's) or a snapshot on a storage that can clone
+                ok = ok and capable and ("/base-" in "/" + vol.split(":", 1)[1] or bool(snapname))
+            elif st is None:  # copy: every storage can copy
+                ok = False
+        return {"hasFeature": 1 if ok else 0, "nodes": self.shared_nodes(g, conf)}
+
     # --- agent / interfaces ------------------------------------------------------
     def guest_ips(self, g):
         """(name, mac, [(ip, prefix)]) per net device, from static ipconfig/ip= or the DHCP range."""
@@ -1362,7 +1418,8 @@ class GuestOps:
             out.append((name, mac.lower(), addrs))
         return out
 
-    def agent_interfaces(self, g):
+    def agent_check(self, g):
+        """What qemu-server's agent_available checks before it talks to the guest agent."""
         agent = propstring.loose_parse(g.config.get("agent", ""), "enabled").get("enabled")
         if agent not in ("1", "on", "yes", "true"):
             raise PVEError("No QEMU guest agent configured")
@@ -1373,6 +1430,9 @@ class GuestOps:
             ready = self.clock.now() - (g.started or 0) >= self.clock.duration(15)
         if not ready:
             raise PVEError("QEMU guest agent is not running")
+
+    def agent_interfaces(self, g):
+        self.agent_check(g)
         res = [{"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [
             {"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8},
             {"ip-address": "::1", "ip-address-type": "ipv6", "prefix": 128}],

@@ -4,6 +4,7 @@ import time
 
 from .. import propstring
 from ..model.errors import PVEError
+from ..model import lxc as lxc_model
 from ..model.guests import NEW_DISK_RE, drive_volume, is_drive
 from . import route
 
@@ -136,6 +137,9 @@ def update_config(ctx, gtype, is_async):
     c.check_node_online(g.node)
     opts, delete, revert = c.precheck_update(g, ctx.params, ctx.valid_key, ctx.is_root)
     check_config_perms(ctx, gtype, g.vmid, opts, delete)
+    if gtype == "lxc":
+        lxc_model.modify_perm_checks(ctx.authid, g.vmid, g.config.get("unprivileged"), g.config.get("features"),
+                                     opts, delete, ctx.can("/vms/%s" % g.vmid, ["VM.Allocate"]))
     force = ctx.params.get("force")
     if not is_async:
         c.apply_update(g, opts, delete, revert, force)

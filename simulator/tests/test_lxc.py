@@ -102,7 +102,9 @@ def test_resize_grow_only(api):
 def test_template_and_clones(api):
     ct(api, 200, rootfs="local-lvm:1", mp0="shared:0,mp=/srv")
     r = api.post("/nodes/pve1/lxc/200/clone", data={"newid": 201, "full": 0})
-    assert r.status_code == 500 and r.reason == "Linked clone feature for 'local-lvm:vm-200-disk-0' is not available"
+    # clone_vm walks the keys sorted: mp0 comes before rootfs
+    assert r.status_code == 500
+    assert r.reason == "Linked clone feature for 'shared:200/subvol-200-disk-0.subvol' is not available"
     api.run("POST", "/nodes/pve1/lxc/200/clone", data={"newid": 201})  # not a template: a full copy
     c = api.ok("GET", "/nodes/pve1/lxc/201/config")
     assert c["rootfs"].startswith("local-lvm:vm-201-disk-0,") and c["mp0"].startswith("shared:201/subvol-201-disk-0.subvol")
@@ -129,3 +131,28 @@ def test_move_volume_holds_the_disk_lock(pvesim, api):
     assert api.task(upid)["exitstatus"] == "OK"
     c = api.ok("GET", "/nodes/pve1/lxc/200/config")
     assert "lock" not in c and c["rootfs"].startswith("shared:200/vm-200-disk-0.raw,")
+
+
+def test_clone_checks_and_locks(pvesim, api):
+    ct(api, 200, rootfs="local-lvm:1")
+    api.create_vm(300)
+    r = api.post("/nodes/pve1/lxc/200/clone", data={"newid": 300})
+    assert r.status_code == 500 and r.reason == "VM 300 already exists on node 'pve1'"
+    r = api.post("/nodes/pve1/lxc/200/clone", data={"newid": 201, "target": "pve2"})
+    assert r.status_code == 500 and r.reason == "can't clone CT to node 'pve2' (CT uses local storage)"
+    api.run("POST", "/nodes/pve1/lxc/200/status/start")
+    r = api.post("/nodes/pve1/lxc/200/clone", data={"newid": 201})
+    assert r.status_code == 500 and r.reason == "Cannot do full clones on a running container without snapshots"
+    api.run("POST", "/nodes/pve1/lxc/200/status/stop")
+    pvesim.app.cluster.clock.time_scale = 1.0
+    try:
+        upid = api.ok("POST", "/nodes/pve1/lxc/200/clone", data={"newid": 201})
+        # clone_vm: the source holds lock 'disk', the copy lock 'create' until the worker ends
+        assert api.ok("GET", "/nodes/pve1/lxc/200/config")["lock"] == "disk"
+        assert api.ok("GET", "/nodes/pve1/lxc/201/config")["lock"] == "create"
+    finally:
+        pvesim.app.cluster.clock.time_scale = 0.0
+        pvesim.advance(600)
+    assert api.task(upid)["exitstatus"] == "OK"
+    assert "lock" not in api.ok("GET", "/nodes/pve1/lxc/200/config")
+    assert "lock" not in api.ok("GET", "/nodes/pve1/lxc/201/config")

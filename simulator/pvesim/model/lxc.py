@@ -113,6 +113,54 @@ class LxcOps:
         if params.get("unprivileged"):
             conf["unprivileged"] = 1
 
+    # --- clone --------------------------------------------------------------------------------------------
+    def lxc_clone_checks(self, g, params, target, full):
+        """API2/LXC.pm clone_vm before the fork, in its order."""
+        storage, snapname, pool, newid = params.get("storage"), params.get("snapname"), params.get("pool"), \
+            int(params["newid"])
+        if pool and pool not in self.pools:
+            raise PVEError("pool '%s' does not exist" % pool)
+        if storage:
+            st = self.get_storage(storage, g.node)
+            if target != g.node:
+                self.get_storage(storage, target)
+                if not st.shared:
+                    raise PVEError("can't clone to non-shared storage '%s'" % storage)
+        self.check_lock(g)  # set_lock($vmid, 'disk')
+        if newid in self.guests:  # create_and_lock_config -> check_vmid_unused
+            other = self.guests[newid]
+            raise PVEError("%s %s already exists on node '%s'" % (other.kind, newid, other.node))
+        if storage and not full:
+            raise PVEError("parameter 'storage' not allowed for linked clones")
+        if snapname and snapname not in g.snapshots:
+            raise PVEError("snapshot '%s' does not exist" % snapname)
+        conf = g.snapshots[snapname]["config"] if snapname else g.config
+        running = g.status == "running"
+        sharedvm = True
+        for k in sorted(conf):
+            if not (k == "rootfs" or MP_RE.match(k)):
+                continue
+            if mount_type(conf[k]) != "volume":
+                raise PVEError("unable to clone mountpoint '%s' (type %s)" % (k, mount_type(conf[k])))
+            vol = propstring.loose_parse(str(conf[k]), "volume").get("volume", "")
+            st = self.storages.get(storage or vol.split(":", 1)[0])
+            if st is not None and not st.shared:
+                sharedvm = False
+            if full:
+                if running and not snapname:
+                    raise PVEError("Cannot do full clones on a running container without snapshots")
+            elif not self._lxc_can_link(vol, snapname):
+                raise PVEError("Linked clone feature for '%s' is not available" % vol)
+        if target != g.node and not sharedvm:
+            raise PVEError("can't clone CT to node '%s' (CT uses local storage)" % target)
+
+    def _lxc_can_link(self, vol, snapname):
+        """volume_has_feature('clone'): a base volume (template), or a snapshot on a storage that clones them."""
+        st = self.storages.get(vol.split(":", 1)[0])
+        if re.search(r"(^|/)base(vol)?-", vol.split(":", 1)[1]):
+            return True
+        return bool(snapname) and st is not None and st.type in ("lvmthin", "rbd", "zfspool", "btrfs")
+
     # --- config update --------------------------------------------------------------------------------
     def lxc_precheck_update(self, g, params, valid_key, is_root):
         """API2/LXC/Config.pm update_vm: revert and delete conflicts, then (under the config lock) lock, digest."""

@@ -53,7 +53,13 @@ def test_create_refusals(api):
                                           "features": "nesting=1"})
     assert r.status_code == 403
     assert r.reason == "Permission check failed (changing feature flags for privileged container is only allowed for root@pam)"
+    r = api.post("/nodes/pve1/lxc", data={"vmid": 200, "ostemplate": TMPL, "rootfs": "local-lvm:1",
+                                          "ssh-public-keys": "ssh-ed25519 notbase64!! me@host"})
+    assert r.status_code == 500 and r.reason == "SSH public key validation error"
     assert api.ok("GET", "/nodes/pve1/lxc") == []
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC5bwYrxZsAZkuexJJvXtv7pDZqlEb8/m3Oia6VjCgzy me@host"
+    ct(api, 200, rootfs="local-lvm:1", **{"ssh-public-keys": key + "\n\n"})
+    assert "ssh-public-keys" not in api.ok("GET", "/nodes/pve1/lxc/200/config")
 
 
 def test_features_nesting_for_tokens_everything_for_root(pvesim, api):
@@ -94,9 +100,11 @@ def test_resize_grow_only(api):
     ct(api, 200, rootfs="local-lvm:2")
     api.run("PUT", "/nodes/pve1/lxc/200/resize", data={"disk": "rootfs", "size": "+1G"})
     assert api.ok("GET", "/nodes/pve1/lxc/200/config")["rootfs"] == "local-lvm:vm-200-disk-0,size=3G"
-    upid = api.run("PUT", "/nodes/pve1/lxc/200/resize", data={"disk": "rootfs", "size": "1G"},
-                   expect="unable to shrink disk size")
-    assert upid.split(":")[5] == "resize"
+    # resize_vm runs its load_and_check before the fork too: these refusals are synchronous
+    r = api.put("/nodes/pve1/lxc/200/resize", data={"disk": "rootfs", "size": "1G"})
+    assert r.status_code == 500 and r.reason == "unable to shrink disk size"
+    r = api.put("/nodes/pve1/lxc/200/resize", data={"disk": "rootfs", "size": "3G"})
+    assert r.status_code == 500 and r.reason == "disk is already at specified size"
 
 
 def test_template_and_clones(api):
@@ -119,6 +127,10 @@ def test_template_and_clones(api):
 
 def test_move_volume_holds_the_disk_lock(pvesim, api):
     ct(api, 200, rootfs="local-lvm:1")
+    api.run("POST", "/nodes/pve1/lxc/200/status/start")
+    r = api.post("/nodes/pve1/lxc/200/move_volume", data={"volume": "rootfs", "storage": "shared"})
+    assert r.status_code == 500 and r.reason == "cannot move volumes of a running container"
+    api.run("POST", "/nodes/pve1/lxc/200/status/stop")
     pvesim.app.cluster.clock.time_scale = 1.0
     try:
         upid = api.ok("POST", "/nodes/pve1/lxc/200/move_volume", data={"volume": "rootfs", "storage": "shared"})

@@ -1051,6 +1051,8 @@ class GuestOps:
 
     # --- resize ---------------------------------------------------------------
     def resize(self, g, params, user):
+        if g.type == "lxc":
+            return self.lxc_resize(g, params, user)
         self.check_node_online(g.node)
         if params.get("skiplock") and not params.get("_is_root"):
             raise param_error({"skiplock": "Only root may use this option."})
@@ -1073,7 +1075,7 @@ class GuestOps:
             amount = propstring.size_to_bytes(m.group(2) + (m.group(4) or ""))
             new = cur + amount if m.group(1) else amount
             if new < cur:
-                raise TaskError("shrinking disks is not supported" if g.type == "qemu" else "unable to shrink disk size")
+                raise TaskError("shrinking disks is not supported")
             if new == cur:
                 return
             sid = vol.split(":")[0]
@@ -1097,8 +1099,12 @@ class GuestOps:
     def move_disk(self, g, params, user):
         disk = params.get("disk") or params.get("volume")
         sid = params.get("storage")
+        if g.type == "lxc" and params.get("storage") and params.get("target-vmid"):
+            raise PVEError("either set storage or target-vmid, but not both")
         if params.get("target-vmid") is not None and int(params["target-vmid"]) != g.vmid:
             raise PVEError("pvesim: moving a disk to another guest is not simulated", 501)
+        if g.type == "lxc":
+            self.lxc_move_volume_checks(g, params)
         if not sid:
             raise param_error({"storage": "property is missing and it is not optional"})
         if disk not in g.config:

@@ -5,10 +5,13 @@ Sources: pve-container src/PVE/API2/LXC.pm (create_vm, clone_vm, resize_vm), src
 $LXC_FASTPLUG_OPTIONS), src/PVE/LXC.pm (check_ct_modify_config_perm, alloc_disk).
 """
 
+import base64
+import binascii
 import re
+import struct
 
 from .. import propstring
-from .errors import PVEError, param_error
+from .errors import PVEError, TaskError, param_error
 
 # vmconfig_hotplug_pending: written to the config at once on a running container ...
 FASTPLUG = {"description", "onboot", "startup", "protection", "hostname", "hookscript", "cores", "tags", "lock"}
@@ -18,6 +21,20 @@ HOT_DELETE = {"swap", "cpulimit", "cpuunits"}
 REQUIRED = ("memory", "rootfs", "ostype")
 MP_RE = re.compile(r"^mp\d+$")
 NET_RE = re.compile(r"^net\d+$")
+
+
+def valid_ssh_key(line):
+    """What `ssh-keygen -l` accepts of one authorized_keys line: [options] TYPE BASE64-BLOB [comment]."""
+    tokens = line.split()
+    for i, tok in enumerate(tokens[:-1]):
+        if re.match(r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$", tok):
+            try:
+                blob = base64.b64decode(tokens[i + 1], validate=True)
+                (n,) = struct.unpack(">I", blob[:4])
+                return blob[4:4 + n].decode("ascii", "replace") == tok
+            except (binascii.Error, ValueError, struct.error):
+                return False
+    return False
 
 
 def perm_denied(what):
@@ -74,6 +91,9 @@ class LxcOps:
     # --- create -----------------------------------------------------------------------------------------
     def lxc_create_checks(self, node, params, opts, authid):
         """create_vm before the fork: ostemplate, storages, mount points, feature permissions."""
+        keys = params.get("ssh-public-keys")
+        if keys is not None and not all(valid_ssh_key(ln) for ln in str(keys).split("\n") if ln.strip()):
+            raise PVEError("SSH public key validation error")  # PVE::Tools::validate_ssh_public_keys
         tmpl = params["ostemplate"]
         if self.find_volume(node, tmpl) is None:
             raise PVEError("volume '%s' does not exist" % tmpl)
@@ -160,6 +180,59 @@ class LxcOps:
         if re.search(r"(^|/)base(vol)?-", vol.split(":", 1)[1]):
             return True
         return bool(snapname) and st is not None and st.type in ("lvmthin", "rbd", "zfspool", "btrfs")
+
+    # --- resize / move_volume ---------------------------------------------------------------------------
+    def _lxc_resize_check(self, g, params):
+        """resize_vm's load_and_check: run before the fork (errors are synchronous) and again in the worker."""
+        self.check_lock(g)
+        if params.get("digest") and params["digest"] != g.digest():
+            raise PVEError("detected modified configuration - file changed by other user? Try again.")
+        disk = params["disk"]
+        if disk not in g.config:
+            raise PVEError("disk '%s' does not exist" % disk)
+        d = propstring.loose_parse(str(g.config[disk]), "volume")
+        vol = d.get("volume", "")
+        owner = re.search(r"(?:^|/)(?:vm|subvol|base|basevol)-(\d+)-", vol.split(":", 1)[-1])
+        if owner and int(owner.group(1)) != g.vmid:
+            raise PVEError("can't resize mount point owned by another container (%s)" % owner.group(1))
+        m = re.match(r"^(\+)?(\d+(\.\d+)?[KMGT]?)$", params["size"])
+        cur = propstring.size_to_bytes(d.get("size", "0"))
+        amount = propstring.size_to_bytes(m.group(2))
+        new = cur + amount if m.group(1) else amount
+        if new < cur:
+            raise PVEError("unable to shrink disk size")
+        if new == cur:
+            raise PVEError("disk is already at specified size")
+        return disk, d, vol, cur, int(new)
+
+    def lxc_resize(self, g, params, user):
+        self.check_node_online(g.node)
+        self._lxc_resize_check(g, params)
+
+        def work(task):
+            try:
+                disk, d, vol, cur, new = self._lxc_resize_check(g, params)
+                self.alloc_check(vol.split(":", 1)[0], g.node, new - cur)
+            except PVEError as exc:
+                raise TaskError(exc.message)
+            src = self.find_volume(g.node, vol)
+            if src is not None:
+                self.put_volume(self.scope(vol.split(":", 1)[0], g.node), vol, dict(src, size=new, used=new))
+            d["size"] = propstring.bytes_to_size(new)
+            g.config[disk] = propstring.render(d, "volume")
+            g.changed()
+            self.touch()
+
+        return self.tasks.start(g.node, "resize", g.vmid, user, 1, work, lock_vmid=g.vmid)
+
+    def lxc_move_volume_checks(self, g, params):
+        """move_volume (to a storage) under the config lock, before the fork."""
+        self.check_lock(g)
+        if g.status == "running":
+            raise PVEError("cannot move volumes of a running container")
+        key = params.get("volume")
+        if key and key.startswith("unused"):
+            raise PVEError("cannot move volume '%s', only configured volumes can be moved to another storage" % key)
 
     # --- config update --------------------------------------------------------------------------------
     def lxc_precheck_update(self, g, params, valid_key, is_root):

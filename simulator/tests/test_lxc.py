@@ -29,6 +29,14 @@ def test_create_defaults_and_volume_naming(api):
     assert c["mp1"] == "shared:200/subvol-200-disk-1.subvol,mp=/srv,size=0T"
     assert (c["memory"], c["swap"], c["unprivileged"], c["ostype"], c["arch"]) == (512, 512, 1, "debian", "amd64")
     assert "password" not in c and "ostemplate" not in c
+    # update_pct_config's rewrites, which create_vm runs too
+    api.ok("PUT", "/nodes/pve1/lxc/200/config", data={"description": "two\nlines", "nameserver": "1.1.1.1,8.8.8.8",
+                                                      "searchdomain": "a.example;b.example"})
+    c = api.ok("GET", "/nodes/pve1/lxc/200/config")
+    assert (c["description"], c["nameserver"], c["searchdomain"]) == ("two\nlines\n", "1.1.1.1 8.8.8.8",
+                                                                      "a.example b.example")
+    r = api.put("/nodes/pve1/lxc/200/config", data={"nameserver": "1.1.1.1 nonsense"})
+    assert r.status_code == 500 and r.reason == "value does not look like a valid IP address"
     ct(api, 201, rootfs="4", storage="shared")  # a bare size takes the 'storage' parameter
     assert api.ok("GET", "/nodes/pve1/lxc/201/config")["rootfs"] == "shared:201/vm-201-disk-0.raw,size=4G"
 

@@ -37,6 +37,37 @@ def valid_ssh_key(line):
     return False
 
 
+def normalise_options(opts):
+    """update_pct_config's rewrites (create_vm runs it too): nameserver/searchdomain lists joined by spaces after
+    pve_verify_ip / pve_verify_dns_name, tags de-duplicated, description as write_pct_config stores it (one '#'
+    line per line) and parse_pct_config reads it back: every line ends with a newline."""
+    from .guests import unique_tags
+
+    out = dict(opts)
+    if "nameserver" in out:
+        items = propstring.split_list(out["nameserver"])
+        for ip in items:
+            try:
+                propstring.check_named("ip", ip)
+            except propstring.FormatError as exc:
+                raise PVEError(str(exc))
+        out["nameserver"] = " ".join(items)
+    if "searchdomain" in out:
+        items = propstring.split_list(out["searchdomain"])
+        for name in items:
+            if not propstring.DNS_RE.match(name):
+                raise PVEError("value does not look like a valid DNS name")
+        out["searchdomain"] = " ".join(items)
+    if "tags" in out:
+        out["tags"] = unique_tags(out["tags"])
+    if "description" in out:
+        lines = str(out["description"]).split("\n")
+        while lines and lines[-1] == "":
+            lines.pop()
+        out["description"] = "".join(line + "\n" for line in lines)
+    return out
+
+
 def perm_denied(what):
     return PVEError("Permission check failed (%s)" % what, 403)
 
@@ -122,6 +153,9 @@ class LxcOps:
                 raise param_error({"storage": "storage '%s' does not support container directories" % sid})
         if "rootfs" not in opts:
             opts["rootfs"] = "%s:4" % storage  # create_vm: 'defaults to 4GB'
+        opts.update(normalise_options(opts))
+        if opts.get("description") == "":
+            del opts["description"]
 
     def lxc_create_defaults(self, conf, params, vmid):
         """create_vm after the unpack: OS detection, then hostname/memory/swap defaults, unprivileged flag."""
@@ -302,6 +336,7 @@ class LxcOps:
 
     def lxc_apply_update(self, g, opts, delete, revert):
         self.lxc_update_checks(g, opts, delete)
+        opts = normalise_options(opts)
         running = g.status == "running"
         for k in revert:
             g.pending.pop(k, None)
@@ -315,10 +350,10 @@ class LxcOps:
             else:
                 self._detach(g, k)
                 g.pending_delete.pop(k, None)
-        from .guests import unique_tags
         for k, v in sorted(opts.items()):
-            if k == "tags":
-                v = unique_tags(v)
+            if k == "description" and not v:
+                self._detach(g, k)  # an empty description is not written at all
+                continue
             if running and not self.lxc_hot(g, k, False):
                 g.pending[k] = self.fill_net(g, k, v) if NET_RE.match(k) else v
                 g.pending_delete.pop(k, None)

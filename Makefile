@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
-CHECKS := sanity units pvesim integration ansible-lint yamllint changelog molecule build ee doc-lint tarball \
+CHECKS := sanity units pvesim integration ansible-lint yamllint changelog molecule build ee \
           sanity-oldest integration-oldest
 .PHONY: demo test $(CHECKS) venv bench clean
 

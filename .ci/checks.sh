@@ -4,7 +4,7 @@
 source "$(dirname "$0")/env.sh"
 
 ALL_CHECKS=(sanity units pvesim integration ansible-lint yamllint changelog molecule build
-            ee doc-lint tarball sanity-oldest integration-oldest)
+            ee sanity-oldest integration-oldest)
 
 check_sanity() { (cd "$COLL" && ansible-test sanity --python 3.12 --color no --exclude simulator/); }
 check_units() { (cd "$COLL" && ansible-test units --local --python 3.12 --color no); }

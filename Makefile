@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
-CHECKS := sanity units pvesim integration ansible-lint yamllint changelog molecule build sanity-oldest integration-oldest
+CHECKS := sanity units pvesim integration ansible-lint yamllint changelog molecule build ee \
+          sanity-oldest integration-oldest
 .PHONY: demo test $(CHECKS) venv bench clean
 
 demo:  ## start pvesim (3 nodes) and provision the demo fleet

@@ -210,7 +210,7 @@ def bench_inventory(table, sides, args, workdir):
                 run_peer = PEER in sides and (mode == 'no per-guest facts' or peer_facts is None)
                 if run_peer and mode != 'no per-guest facts' and size > args.peer_facts_max:
                     run_peer = False
-                for _ in range(repeat):
+                for _run in range(repeat):
                     ours_runs.append(run_inventory(sides[OURS], sim, workdir, 'inv', options))
                     if run_peer:
                         peer_runs.append(run_inventory(sides[PEER], sim, workdir, 'inv', PEER_MODES[mode]))
@@ -292,8 +292,8 @@ def qemu_task(side, name, memory, vmid=None, change=False):
 # The container hook: pve.cloud.lxc is being written. Once plugins/modules/lxc.py exists these rows run; adjust
 # OUR_LXC to its options if they differ.
 OUR_LXC = dict(node='pve1', ostemplate='local:vztmpl/debian-13-standard_13.1-1_amd64.tar.zst', memory=512, cores=1,
-               rootfs=dict(storage='local-lvm', size='4G'), networks=dict(net0=dict(name='eth0', bridge='vmbr0',
-                                                                                  ip='dhcp')))
+               rootfs=dict(storage='local-lvm', size='4G'),
+               networks=dict(net0=dict(name='eth0', bridge='vmbr0', ip='dhcp')))
 
 
 def lxc_task(side, name, vmid):
@@ -453,8 +453,8 @@ def main():
             bench_client(args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print('benchmark time %.0f s; load at the end %s' % (time.monotonic() - started,
-                                                          ' '.join('%.1f' % x for x in os.getloadavg())))
+    load = ' '.join('%.1f' % x for x in os.getloadavg())
+    print('benchmark time %.0f s; load at the end %s' % (time.monotonic() - started, load))
 
 
 if __name__ == '__main__':

@@ -180,7 +180,7 @@ guests:
       description: The module that manages it (V(pve.cloud.qemu)).
       type: str
     action:
-      description: V(create) (it does not exist yet) or V(update) (it exists; the module brings it to the declared state).
+      description: V(create) (it does not exist yet) or V(converge) (it exists; the module brings it to the declared state).
       type: str
     node:
       description: Its node (where it is, or where it will be created).
@@ -242,10 +242,10 @@ nodes:
   sample: [{node: pve1, status: online, eligible: true, capacity_mib: 65536, committed_mib: 0, planned_mib: 6144,
             fleet_guests: 3, new_guests: 3}]
 summary:
-  description: Counts of C(create), C(update), C(remove), C(undeclared) and C(failed).
+  description: Counts of C(create), C(converge), C(remove), C(undeclared) and C(failed).
   returned: always
   type: dict
-  sample: {create: 9, update: 0, remove: 0, undeclared: 0, failed: 0}
+  sample: {create: 9, converge: 0, remove: 0, undeclared: 0, failed: 0}
 '''
 
 import re
@@ -260,6 +260,14 @@ KINDS = dict(vm=dict(type='qemu', module='pve.cloud.qemu'))
 # what a container fleet needs (pve.cloud.lxc) is not in the collection yet
 NOT_YET = dict(container='pve.cloud.lxc')
 PLAN_KEYS = frozenset(('name', 'count', 'kind', 'node', 'nodes', 'anti_affinity', 'image', 'clone'))
+# options of pve.cloud.qemu a group may set (identity, placement and power are the plan's)
+QEMU_KEYS = frozenset((
+    'full', 'storage', 'format', 'snapname', 'cores', 'sockets', 'vcpus', 'memory', 'balloon', 'cpu', 'machine',
+    'bios', 'ostype', 'scsihw', 'agent', 'onboot', 'boot', 'tags', 'description', 'pool', 'protection', 'efidisk0',
+    'tpmstate0', 'networks', 'disks', 'cloudinit_drive', 'ciuser', 'sshkeys', 'ipconfig', 'nameserver',
+    'searchdomain', 'cicustom', 'citype', 'ciupgrade', 'config', 'reboot_if_needed', 'wait_for_ip', 'timeouts',
+    'state'))
+STATES = ('started', 'present', 'stopped')
 SECRET_KEYS = frozenset(('cipassword', 'password'))
 NAME_RE = re.compile(r'^[a-z0-9]([a-z0-9-]*[a-z0-9])?$', re.IGNORECASE)
 CTIME_RE = re.compile(r'(?:^|,)ctime=(\d+)')
@@ -318,6 +326,13 @@ def check_groups(groups, defaults):
         if secrets:
             raise PlanError('%s: %s is a secret and is not part of a group: pass it to the role as fleet_cipassword '
                             '(or use sshkeys)' % (where, secrets[0]))
+        unknown = sorted(set(group) - PLAN_KEYS - QEMU_KEYS)
+        if unknown:
+            raise PlanError("%s: unknown key '%s': a group has %s" % (where, unknown[0], ', '.join(sorted(
+                PLAN_KEYS | QEMU_KEYS))))
+        if group.get('state', 'started') not in STATES:
+            raise PlanError("%s: state '%s' is not a fleet state: use %s (state: absent of the role removes the "
+                            "fleet)" % (where, group['state'], ', '.join(STATES)))
         merged.append(group)
     return merged
 
@@ -436,7 +451,7 @@ class Planner(object):
                              % (name, vmid, entry.get('type'), ' template' if int(entry.get('template') or 0) else '',
                                 kind), node)
         self.count_member(group, node)
-        self.add(group, index, name, kind, 'update', node, vmid, None, int(entry.get('maxmem') or 0) // MiB)
+        self.add(group, index, name, kind, 'converge', node, vmid, None, int(entry.get('maxmem') or 0) // MiB)
 
     def create(self, group, index, name, kind):
         source = self.source(group)
@@ -582,7 +597,7 @@ class Planner(object):
         return dict(changed=False, tag=self.tag, guests=self.guests, remove=self.remove, undeclared=self.undeclared,
                     failures=self.failures, waves=self.waves(),
                     remove_waves=[list(range(i, min(i + size, len(self.remove)))) for i in range(0, len(self.remove), size)],
-                    nodes=nodes, summary=dict(create=len(creates), update=len(self.guests) - len(creates),
+                    nodes=nodes, summary=dict(create=len(creates), converge=len(self.guests) - len(creates),
                                               remove=len(self.remove), undeclared=len(self.undeclared),
                                               failed=len(self.failures)))
 

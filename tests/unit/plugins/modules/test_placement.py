@@ -97,8 +97,8 @@ def test_ownership_prune_and_scale_down(pvesim):
     report = plan(pvesim, groups)
     assert [(r['name'], r['reason']) for r in report['remove']] == [('web-04', 'scale_down'), ('web-03', 'scale_down')]
     assert [u['name'] for u in report['undeclared']] == ['old-api']
-    assert [(g['name'], g['action'], g['vmid']) for g in report['guests']] == [('web-01', 'update', 101),
-                                                                             ('web-02', 'update', 102)]
+    assert [(g['name'], g['action'], g['vmid']) for g in report['guests']] == [('web-01', 'converge', 101),
+                                                                             ('web-02', 'converge', 102)]
     assert report['failures'][0]['guest'] == 'db' and 'without the fleet tag fleet-demo' in report['failures'][0]['message']
     pruned = plan(pvesim, groups, prune=True)
     assert sorted(r['vmid'] for r in pruned['remove']) == [103, 104, 110]
@@ -121,7 +121,7 @@ def test_args_tags_placeholders_and_waves(pvesim):
     assert second['args']['clone'] == '9000' and 'vmid' not in second['args']
     # the update rides along; clones of one template go one per wave
     assert report['waves'] == [[0, 1], [2], [3], [4]]
-    assert report['summary'] == {'create': 4, 'update': 1, 'remove': 0, 'undeclared': 0, 'failed': 0}
+    assert report['summary'] == {'create': 4, 'converge': 1, 'remove': 0, 'undeclared': 0, 'failed': 0}
 
 
 def test_image_is_the_newest_golden_version(pvesim):
@@ -144,6 +144,8 @@ def test_image_is_the_newest_golden_version(pvesim):
     ([{'name': 'a', 'count': -1}], 'count must be a whole number'),
     ([{'name': 'a', 'image': 'x', 'clone': 'y'}], 'set image or clone, not both'),
     ([{'name': 'a', 'cipassword': 'x'}], 'cipassword is a secret'),
+    ([{'name': 'a', 'cpus': 2}], "unknown key 'cpus': a group has anti_affinity, "),
+    ([{'name': 'a', 'state': 'absent'}], "state 'absent' is not a fleet state"),
 ])
 def test_bad_groups_fail_before_any_call(groups, message):
     with pytest.raises(PlanError, match=message.replace('[', r'\[').replace(']', r'\]')):

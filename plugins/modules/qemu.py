@@ -485,8 +485,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils import qemu as qm
+from ansible_collections.pve.cloud.plugins.module_utils.base import InputError
 from ansible_collections.pve.cloud.plugins.module_utils.guest import (
-    DIGEST_RE, InputError, PVEGuestModule, changed_keys, guest_argument_spec, redact)
+    PVEGuestModule, changed_keys, guest_argument_spec, redact)
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
 
 # Options that are QEMU config keys of the same name.
@@ -647,6 +648,7 @@ class QemuVM(PVEGuestModule):
             node = p['target'] or p['node'] or source.node
             if node != source.node:
                 self.check_node(node, 'target' if p['target'] else 'node')
+                self.check_clone_storage(source, node)
             if p['pool']:
                 self.check_pool(p['pool'])
             self.plan('clone', source=source.vmid, full=p['full'])
@@ -683,6 +685,49 @@ class QemuVM(PVEGuestModule):
             raise InputError('clone', "clone source '%s' does not exist in the cluster: check the name or VMID of the "
                                       "template" % source)
         return found
+
+    def check_clone_storage(self, source, node):
+        """A clone to another node: PVE's rules (qemu-server clone_vm), checked before anything is written.
+
+        PVE clones across nodes only when every volume of the source is on shared storage, and only
+        onto a target `storage` that is shared and enabled on both nodes; the disks of a clone
+        without `storage` land on the source's storages, so those must be usable on the target too.
+        """
+        p = self.params
+        param = 'target' if p['target'] else 'node'
+        shared = sorted(s for s, e in self.node_storages(node).items()
+                        if str(e.get('shared')) == '1' and 'images' in str(e.get('content') or '').split(','))
+        if p['storage']:
+            self.check_storage(source.node, p['storage'], 'images')
+            entry = self.check_storage(node, p['storage'], 'images')
+            if str(entry.get('shared')) != '1':
+                raise InputError('storage', "storage '%s' is local to each node, and PVE clones to another node ('%s') "
+                                            "only onto shared storage: create the clone on the source's node (%s: %s), use "
+                                            "shared storage, or pick a storage available on node '%s' that is shared "
+                                            "(%s)" % (p['storage'], node, param, source.node, node,
+                                                      ', '.join(shared) or 'there is none'))
+        if p['snapname']:
+            config = self.client.get(self.path(source, '/snapshot/%s/config' % p['snapname'])) or {}
+        else:
+            config = self.read_config(source)
+        source_storages = self.node_storages(source.node)
+        local = []
+        for slot, value in sorted(config.items()):
+            volume = qm.drive_volume(slot, value)
+            storage = qm.volume_storage(volume)
+            if storage is None or storage not in source_storages:
+                continue  # 'none', a host path, or a storage this user cannot see: PVE decides
+            if str(source_storages[storage].get('shared')) != '1':
+                local.append('%s on %s' % (slot, storage))
+            elif not p['storage'] or 'media=cdrom' in value:
+                self.check_storage(node, storage, 'iso' if 'media=cdrom' in value else 'images', param)
+        if local:
+            raise InputError(param, "%s cannot be cloned to node '%s': PVE clones across nodes only when every volume "
+                                    "of the source is on shared storage (a target storage does not change that), and "
+                                    "%s %s local to node '%s'. Create the clone on the source's node (%s: %s) and "
+                                    "migrate it, or keep the source's disks on shared storage (shared there: %s)"
+                             % (self.describe(source), node, ', '.join(local), 'is' if len(local) == 1 else 'are',
+                                source.node, param, source.node, ', '.join(shared) or 'none'))
 
     def planned_clone(self, source, node):
         """Check mode for a clone: plan the configuration against the source's config."""
@@ -725,7 +770,7 @@ class QemuVM(PVEGuestModule):
                 config = None
                 break
             except PVEError as err:
-                if not DIGEST_RE.search(err.pve_message or err.message) or attempts >= 3:
+                if err.reason != 'digest' or attempts >= 3:
                     raise
                 # someone else changed the config between our read and write: read it and plan again
                 self.result['actions'].pop()
@@ -742,13 +787,13 @@ class QemuVM(PVEGuestModule):
             if self.plan('resize', disk=slot, size=size):
                 self.task('PUT', self.path(guest, '/resize'), dict(disk=slot, size=size),
                           timeout=self.timeouts['resize'], what='resize of %s of %s' % (slot, self.describe(guest)),
-                          guest=guest)
+                          holder=self.where(guest))
         cloudinit = sorted(k for k in changes if qm.CLOUDINIT_KEYS.match(k))
         has_drive = self.cloudinit or any(qm.DRIVE_RE.match(k) and qm.is_cloudinit(v) for k, v in before.items())
         if not created and cloudinit and has_drive:
             if self.plan('regenerate_cloudinit', keys=cloudinit):
                 self.task('PUT', self.path(guest, '/cloudinit'), None, timeout=self.timeouts['config'],
-                          what='cloud-init drive of %s' % self.describe(guest), guest=guest)
+                          what='cloud-init drive of %s' % self.describe(guest), holder=self.where(guest))
         return config
 
     def set_pool(self, guest, created):
@@ -760,16 +805,16 @@ class QemuVM(PVEGuestModule):
         what = 'move of %s to pool %s' % (self.describe(guest), pool)
         try:
             self.task('PUT', '/pools', {'poolid': pool, 'vms': guest.vmid, 'allow-move': 1},
-                      timeout=self.timeouts['config'], what=what, guest=guest)
+                      timeout=self.timeouts['config'], what=what, holder=self.where(guest))
         except PVEError as err:
             if err.status != 501:
                 raise
             # PVE before 8.1 has only /pools/{poolid}, and no allow-move: leave the old pool first
             if guest.pool:
                 self.task('PUT', '/pools/%s' % guest.pool, {'vms': guest.vmid, 'delete': 1},
-                          timeout=self.timeouts['config'], what=what, guest=guest)
+                          timeout=self.timeouts['config'], what=what, holder=self.where(guest))
             self.task('PUT', '/pools/%s' % pool, {'vms': guest.vmid}, timeout=self.timeouts['config'], what=what,
-                      guest=guest)
+                      holder=self.where(guest))
 
     def set_power(self, guest):
         state = self.params['state']
@@ -785,7 +830,7 @@ class QemuVM(PVEGuestModule):
         elif state == 'template' and not guest.template:
             if self.plan('template'):
                 self.task('POST', self.path(guest, '/template'), None, timeout=self.timeouts['template'],
-                          what='conversion of %s to a template' % self.describe(guest), guest=guest)
+                          what='conversion of %s to a template' % self.describe(guest), holder=self.where(guest))
             guest.template = True
 
     def finish(self, guest, before, config, changes, grows):

@@ -11,19 +11,19 @@ module: placement
 short_description: Plan a fleet of guests on a Proxmox VE cluster (names, nodes, what to create, keep and remove)
 version_added: 0.1.0
 description:
-  - Turns a declarative list of guest groups (O(groups)) into a plan, from one read of C(/cluster/resources).
-    It writes nothing; the P(pve.cloud.fleet#role) role carries the plan out with M(pve.cloud.qemu).
-  - A group with O(groups[].count) is numbered (C(web-01) ... C(web-NN)); without it, it is one guest of that name.
-  - Ownership - every guest of the fleet carries O(tag). A guest of the same name without that tag is never adopted:
+  - Turns a declarative list of guest groups (O(groups)) into a plan, from one read of C(/nodes) and one of
+    C(/cluster/resources). It writes nothing; the P(pve.cloud.fleet#role) role carries the plan out with M(pve.cloud.qemu).
+  - A group with C(count) is numbered (C(web-01) ... C(web-NN)); without it, it is one guest of that name.
+  - Ownership - every guest of the fleet carries O(tag). A guest of the same name without that tag is never adopted;
     it is reported in RV(failures) and left alone. Guests with the tag that are no longer declared are removed
     only with O(prune=true); members of a numbered group above its count are removed (the highest numbers
     go first, because they are the ones above the count).
-  - Placement of new guests (O(groups[].node) V(auto)) - only online nodes outside O(exclude_nodes), only
+  - Placement of new guests (C(node) V(auto)) - only online nodes outside O(exclude_nodes), only
     where the guest's memory fits (memory of every guest on the node counted as configured, templates left out);
     with anti-affinity the node with the fewest members of the group first; then O(strategy). Guests placed
     earlier in the same plan count like existing ones, so a plan is the same whatever the order of groups'
     sizes.
-  - Explicit nodes (O(groups[].node) set to a node name) are honoured, or refused in RV(failures) when the node
+  - Explicit nodes (C(node) set to a node name) are honoured, or refused in RV(failures) when the node
     is offline or not in the cluster.
 author:
   - pve.cloud developers (@pve-cloud)
@@ -49,7 +49,7 @@ options:
   groups:
     description:
       - The guests, as a list of groups. Keys used for the plan are listed below; every other key is passed on
-        to the guest module in RV(guests[].args) (for M(pve.cloud.qemu) for example C(cores), C(networks),
+        to the guest module in C(args) of RV(guests) (for M(pve.cloud.qemu) for example C(cores), C(networks),
         C(disks), C(ipconfig), C(ciuser), C(sshkeys), C(full), C(storage), C(agent), C(wait_for_ip)).
       - C(name) (required) - name of the guest, or of the group with C(count).
       - C(count) - number of guests, named C(NAME-01) ... (see O(index_width)); V(0) removes them all.
@@ -62,7 +62,7 @@ options:
       - C(state) - V(started) (default), V(present) or V(stopped).
       - C(tags) - more tags; the fleet tag is always added.
       - In string values, V({index}) is replaced by the member's number and V({name}) by its name (for example
-        C(ipconfig0: ip=10.0.20.{index}/24,gw=10.0.20.1)).
+        V(ip=10.0.20.{index}/24,gw=10.0.20.1) in C(ipconfig0)).
     type: list
     elements: dict
     default: []
@@ -113,7 +113,7 @@ options:
     default: 2
 notes:
   - Without C(Sys.Audit) on a node PVE shows no memory figures for it; every guest then fits there and the strategy
-    compares the memory committed to guests (RV(nodes[].capacity_mib) is V(null)).
+    compares the memory committed to guests (C(capacity_mib) in RV(nodes) is V(null)).
   - The no-op cost is C(GET /nodes) and C(GET /cluster/resources), plus one config read per version of a golden image named by
     C(image) when more than one version exists and a guest must be cloned from it.
 seealso:

@@ -97,8 +97,8 @@ def test_ownership_prune_and_scale_down(pvesim):
     report = plan(pvesim, groups)
     assert [(r['name'], r['reason']) for r in report['remove']] == [('web-04', 'scale_down'), ('web-03', 'scale_down')]
     assert [u['name'] for u in report['undeclared']] == ['old-api']
-    assert [(g['name'], g['action'], g['vmid']) for g in report['guests']] == [('web-01', 'converge', 101),
-                                                                             ('web-02', 'converge', 102)]
+    expected = [('web-01', 'converge', 101), ('web-02', 'converge', 102)]
+    assert [(g['name'], g['action'], g['vmid']) for g in report['guests']] == expected
     assert report['failures'][0]['guest'] == 'db' and 'without the fleet tag fleet-demo' in report['failures'][0]['message']
     pruned = plan(pvesim, groups, prune=True)
     assert sorted(r['vmid'] for r in pruned['remove']) == [103, 104, 110]
@@ -125,11 +125,12 @@ def test_args_tags_placeholders_and_waves(pvesim):
 
 
 def test_image_is_the_newest_golden_version(pvesim):
-    pvesim.load_scenario({'guests': [
-        dict(TEMPLATE, vmid=9001, name='deb-a', config=dict(TEMPLATE['config'], tags='golden-deb',
-                                                             meta='creation-qemu=9.2.0,ctime=1700000200')),
-        dict(TEMPLATE, vmid=9002, name='deb-b', config=dict(TEMPLATE['config'], tags='golden-deb',
-                                                             meta='creation-qemu=9.2.0,ctime=1700000100'))]})
+    def version(vmid, name, ctime):
+        config = dict(TEMPLATE['config'], tags='golden-deb', meta='creation-qemu=9.2.0,ctime=%d' % ctime)
+        return dict(TEMPLATE, vmid=vmid, name=name, config=config)
+
+    # the newer version has the lower VMID: creation time decides, not the VMID
+    pvesim.load_scenario({'guests': [version(9001, 'deb-a', 1700000200), version(9002, 'deb-b', 1700000100)]})
     report = plan(pvesim, [{'name': 'web', 'count': 1}], defaults={'image': 'deb'})
     assert report['guests'][0]['source'] == 9001
     report = plan(pvesim, [{'name': 'web', 'count': 1, 'image': 'nope'}])

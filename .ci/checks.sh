@@ -3,11 +3,13 @@
 # "N passed, N failed". Usage: .ci/checks.sh [all|CHECK...]
 source "$(dirname "$0")/env.sh"
 
-ALL_CHECKS=(sanity units pvesim integration ansible-lint yamllint changelog molecule build
+ALL_CHECKS=(sanity units demo pvesim integration ansible-lint yamllint changelog molecule build
             sanity-oldest integration-oldest)
 
 check_sanity() { (cd "$COLL" && ansible-test sanity --python 3.12 --color no --exclude simulator/); }
 check_units() { (cd "$COLL" && ansible-test units --local --python 3.12 --color no); }
+# demo: every step of `make demo` against a fresh pvesim (stopped at the end), and README.md shows what it ran.
+check_demo() { bash "$ROOT/playbooks/demo/run.sh" --check; }
 check_pvesim() { (cd "$ROOT/simulator" && python -m pytest -q -p no:cacheprovider tests); }
 check_integration() { (cd "$COLL" && ansible-test integration --local --python 3.12 --color no); }
 check_ansible-lint() { (cd "$COLL" && ansible-lint --offline --profile production -q); }

@@ -34,13 +34,48 @@ make_venv() {
     if [ ! -x "$dir/bin/python" ]; then
       echo "::: creating $dir (Python $ver, $req)"
       "$(find_python "$ver")" -m venv "$dir"
-      "$dir/bin/pip" install -q --upgrade pip
+      pip_install "$dir" --upgrade pip
     fi
     echo "::: installing $req into $dir"
-    (cd "$ROOT" && "$dir/bin/pip" install -q -r "$req")
+    (cd "$ROOT" && pip_install "$dir" -r "$req")
     rm -f "$dir"/.stamp-*
     touch "$dir/.stamp-$stamp"
   fi
+}
+
+# pip_install VENV ARGS...: pip install with a short progress report instead of pip's output (silent for a
+# minute with -q, pages without); the whole output goes to VENV/pip.log and is shown in part if pip fails.
+pip_install() {
+  local dir=$1 log=$1/pip.log warnings start=$SECONDS
+  shift
+  if ! "$dir/bin/pip" install --progress-bar off "$@" 2>&1 | tee "$log" | pip_progress; then
+    echo "pip install $* failed; the end of $log:" >&2
+    tail -n 25 "$log" >&2
+    return 1
+  fi
+  warnings=$(grep -c -i 'warning' "$log" || true)
+  echo "    done in $((SECONDS - start))s$([ "$warnings" -eq 0 ] || echo "; pip printed $warnings warning lines, see $log")"
+}
+
+# pip_progress: reads pip's output; on a terminal one line that counts up, elsewhere a line per 20 packages.
+pip_progress() {
+  local line n=0 tty=false
+  if [ -t 1 ]; then tty=true; fi
+  while IFS= read -r line; do
+    case $line in
+      Collecting\ *|Obtaining\ *|Processing\ *|Requirement\ already\ satisfied:*)
+        n=$((n + 1))
+        if $tty; then
+          printf '\r\033[K    %3d packages resolved (%s)' "$n" "$(cut -c1-60 <<<"${line#* }")"
+        elif [ $((n % 20)) -eq 0 ]; then
+          echo "    $n packages resolved"
+        fi ;;
+      Installing\ collected\ packages:*)
+        if $tty; then printf '\r\033[K'; fi
+        echo "    $n packages resolved; installing $(tr -cd , <<<"$line" | wc -c | awk '{print $1 + 1}') of them" ;;
+    esac
+  done
+  if $tty && [ "$n" -gt 0 ]; then printf '\r\033[K'; fi
 }
 
 # seed_get_pip VENV: ansible-test downloads get-pip from an unreachable host; pre-seed its cache.

@@ -166,6 +166,8 @@ class PVEClient(object):
         self.timeout = api_timeout or 30
         self._log = log
         self.calls = []
+        # writes PVE accepted, or whose answer was lost (they may have been applied)
+        self.writes = 0
         self.session = None
         self._auth = None
         # connections kept open to the API; callers with more worker threads raise it
@@ -299,9 +301,13 @@ class PVEClient(object):
                            method=method, path=path)
         except requests.exceptions.RequestException as err:
             self._record(method, path, 'ERR', started)
+            if method != 'GET':
+                self.writes += 1
             raise self._transport_error(err, method, path)
         self._record(method, path, response.status_code, started)
         if response.status_code == 200:
+            if method != 'GET':
+                self.writes += 1
             try:
                 return response.json().get('data')
             except ValueError:

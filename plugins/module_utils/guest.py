@@ -193,11 +193,15 @@ class PVEGuestModule(object):
         self.timeouts = dict(self.default_timeouts)
         self.timeouts.update(dict((k, v) for k, v in (self.params.get('timeouts') or {}).items() if v))
         self._resources = None
+        self._storages = {}
 
     # -- result and failures -------------------------------------------------------------------
 
     def fail(self, msg, err=None, **extra):
         result = dict(self.result)
+        # a planned action that PVE refused changed nothing: only writes it accepted (or whose answer
+        # was lost) count
+        result['changed'] = self.client.writes > 0
         result.update(extra)
         if err is not None:
             result['failure'] = err.to_dict()
@@ -270,6 +274,33 @@ class PVEGuestModule(object):
         if pool not in pools:
             raise InputError(param, "pool '%s' does not exist (pools: %s): create it first or fix the name"
                              % (pool, ', '.join(pools) or 'none'))
+
+    def node_storages(self, node):
+        """The storages usable on `node` as {storage: entry of GET /nodes/{node}/storage} (cached for the run)."""
+        if node not in self._storages:
+            self._storages[node] = dict((s.get('storage'), s) for s in self.client.get('/nodes/%s/storage' % node) or [])
+        return self._storages[node]
+
+    def check_storage(self, node, storage, content, param='storage'):
+        """Fail before any write unless `storage` exists on `node`, is enabled and holds `content`.
+
+        Returns the storage's entry (type, shared, content, ...).
+        """
+        storages = self.node_storages(node)
+        entry = storages.get(storage)
+        if entry is None:
+            raise InputError(param, "storage '%s' does not exist on node '%s' (storages there: %s): fix the name or "
+                                    "add the node to the storage's nodes" % (storage, node, ', '.join(sorted(
+                                        s for s in storages if s)) or 'none'))
+        if str(entry.get('enabled', 1)) == '0':
+            raise InputError(param, "storage '%s' is disabled: enable it (pvesm set %s --disable 0) or pick another"
+                             % (storage, storage))
+        contents = str(entry.get('content') or '').split(',')
+        if content not in contents:
+            usable = sorted(s for s, e in storages.items() if content in str(e.get('content') or '').split(','))
+            raise InputError(param, "storage '%s' does not allow %s content on node '%s' (storages that do: %s)"
+                             % (storage, content, node, ', '.join(usable) or 'none'))
+        return entry
 
     # -- tasks, locks --------------------------------------------------------------------------
 

@@ -276,6 +276,14 @@ def parse_disk(slot, value, param):
                 options=options)
 
 
+def drive_volume(key, value):
+    """The volume id of a drive key's value (None for other keys, an empty drive, a CD-ROM drive 'cdrom')."""
+    if not (DRIVE_RE.match(key) or key in SPECIAL_DISKS) or not isinstance(value, str):
+        return None
+    volume = ps.parse(value, dict(default_key='file')).get('file')
+    return None if volume in (None, '', 'none', 'cdrom') else volume
+
+
 def volume_storage(volume):
     return volume.split(':', 1)[0] if volume and ':' in volume else None
 

@@ -647,6 +647,7 @@ class QemuVM(PVEGuestModule):
             node = p['target'] or p['node'] or source.node
             if node != source.node:
                 self.check_node(node, 'target' if p['target'] else 'node')
+                self.check_clone_storage(source, node)
             if p['pool']:
                 self.check_pool(p['pool'])
             self.plan('clone', source=source.vmid, full=p['full'])
@@ -683,6 +684,49 @@ class QemuVM(PVEGuestModule):
             raise InputError('clone', "clone source '%s' does not exist in the cluster: check the name or VMID of the "
                                       "template" % source)
         return found
+
+    def check_clone_storage(self, source, node):
+        """A clone to another node: PVE's rules (qemu-server clone_vm), checked before anything is written.
+
+        PVE clones across nodes only when every volume of the source is on shared storage, and only
+        onto a target `storage` that is shared and enabled on both nodes; the disks of a clone
+        without `storage` land on the source's storages, so those must be usable on the target too.
+        """
+        p = self.params
+        param = 'target' if p['target'] else 'node'
+        shared = sorted(s for s, e in self.node_storages(node).items()
+                        if str(e.get('shared')) == '1' and 'images' in str(e.get('content') or '').split(','))
+        if p['storage']:
+            self.check_storage(source.node, p['storage'], 'images')
+            entry = self.check_storage(node, p['storage'], 'images')
+            if str(entry.get('shared')) != '1':
+                raise InputError('storage', "storage '%s' is local to each node, and PVE clones to another node ('%s') "
+                                            "only onto shared storage: create the clone on the source's node (%s: %s), use "
+                                            "shared storage, or pick a storage available on node '%s' that is shared "
+                                            "(%s)" % (p['storage'], node, param, source.node, node,
+                                                      ', '.join(shared) or 'there is none'))
+        if p['snapname']:
+            config = self.client.get(self.path(source, '/snapshot/%s/config' % p['snapname'])) or {}
+        else:
+            config = self.read_config(source)
+        source_storages = self.node_storages(source.node)
+        local = []
+        for slot, value in sorted(config.items()):
+            volume = qm.drive_volume(slot, value)
+            storage = qm.volume_storage(volume)
+            if storage is None or storage not in source_storages:
+                continue  # 'none', a host path, or a storage this user cannot see: PVE decides
+            if str(source_storages[storage].get('shared')) != '1':
+                local.append('%s on %s' % (slot, storage))
+            elif not p['storage'] or 'media=cdrom' in value:
+                self.check_storage(node, storage, 'iso' if 'media=cdrom' in value else 'images', param)
+        if local:
+            raise InputError(param, "%s cannot be cloned to node '%s': PVE clones across nodes only when every volume "
+                                    "of the source is on shared storage (a target storage does not change that), and "
+                                    "%s %s local to node '%s'. Create the clone on the source's node (%s: %s) and "
+                                    "migrate it, or keep the source's disks on shared storage (shared there: %s)"
+                             % (self.describe(source), node, ', '.join(local), 'is' if len(local) == 1 else 'are',
+                                source.node, param, source.node, ', '.join(shared) or 'none'))
 
     def planned_clone(self, source, node):
         """Check mode for a clone: plan the configuration against the source's config."""

@@ -20,8 +20,8 @@ description:
     storage gets one copy, done through the first node.
   - A download of the same file already running on a node (another run, another controller, the web UI) is
     found among the node's running tasks and waited for, not started a second time.
-  - Everything that can be checked is checked before the first write, for every node: the nodes, the storage
-    and the content types it allows, the file name PVE would store, the checksum, the URL, the catalogue entry.
+  - Everything that can be checked is checked before the first write, for every node (the nodes, the storage
+    and the content types it allows, the file name PVE would store, the checksum, the URL, the catalogue entry).
 author:
   - pve.cloud developers (@pve-cloud)
 extends_documentation_fragment:

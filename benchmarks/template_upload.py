@@ -46,7 +46,7 @@ def start_pvesim(state_dir):
 def make_file(path, size):
     block = os.urandom(MiB)
     with open(path, 'wb') as fh:
-        for _ in range(size // MiB):
+        for _block in range(size // MiB):
             fh.write(block)
 
 

@@ -379,8 +379,8 @@ class Template(PVEModule):
                 return
             if not self.params['force']:
                 raise InputError('force', "%s on node %s is %s bytes but the source is %s bytes: set force: true to "
-                                          "replace it, or give the file another name" % (self.volid, node,
-                                                                                       vol.get('size'), expected))
+                                          "replace it, or give the file another name"
+                                 % (self.volid, node, vol.get('size'), expected))
             copy['replace'] = True
         else:
             copy['running'] = self.running_download(node)
@@ -437,7 +437,7 @@ class Template(PVEModule):
         if errors:
             copy, err = errors[0]
             others = '' if len(errors) == 1 else ' (%d more nodes failed: %s)' % (
-                len(errors) - 1, ', '.join(c['owner'] for c, _ in errors[1:]))
+                len(errors) - 1, ', '.join(c['owner'] for c, _err in errors[1:]))
             self.result['volumes'] = [dict(self.view(c), node=n) for c in copies for n in c['nodes']]
             self.fail('node %s: %s%s' % (copy['owner'], err.message, others), err)
 

@@ -332,10 +332,14 @@ class Handler(BaseHTTPRequestHandler):
     def _run(self):
         length = int(self.headers.get("Content-Length") or 0)
         te = self.headers.get("Transfer-Encoding")
-        if te:  # pveproxy reads neither (AnyEvent.pm unshift_read_header)
-            self.close_connection = True
-            resp = error(501, "chunked transfer encoding not supported" if te.lower() == "chunked"
-                         else "Unknown transfer encoding '%s'" % te, plain=True)
+        if te:  # pveproxy refuses both (AnyEvent.pm unshift_read_header)
+            if te.lower() == "chunked":
+                upload_mod.discard_chunked(self.rfile)
+                resp = error(501, "chunked transfer encoding not supported", plain=True)
+            else:  # the body cannot be skipped: the connection ends with the answer
+                self.close_connection = True
+                resp = error(501, "Unknown transfer encoding '%s'" % te, plain=True)
+                resp.headers["Connection"] = "close"
         elif upload_mod.wants_spool(self.command, self.path, self.headers.get("Content-Type")):
             # an upload is streamed to a spool file, never held in memory
             body = upload_mod.receive(self.rfile, length, self.headers.get("Content-Type"), self.server.app.state_dir)

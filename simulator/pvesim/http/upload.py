@@ -164,3 +164,19 @@ def _parse(reader, sep, got, spool_dir):
         if got.spool is not None:
             got.spool.remove()
             got.spool = None
+
+
+def discard_chunked(rfile, limit=64 * CHUNK):
+    """Read and drop a chunked body (up to `limit` bytes), so the client gets the refusal instead of a reset."""
+    seen = 0
+    while seen <= limit:
+        line = rfile.readline(1024)
+        try:
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            return
+        if size == 0:
+            rfile.readline(1024)
+            return
+        rfile.read(size + 2)
+        seen += size

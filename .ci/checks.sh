@@ -14,7 +14,13 @@ check_pvesim() { (cd "$ROOT/simulator" && python -m pytest -q -p no:cacheprovide
 check_integration() { (cd "$COLL" && ansible-test integration --local --python 3.12 --color no); }
 check_ansible-lint() { (cd "$COLL" && ansible-lint --offline --profile production -q); }
 check_yamllint() { (cd "$COLL" && yamllint -s .); }
-check_changelog() { (cd "$COLL" && antsibull-changelog lint); }
+# Fragments are RST: ansible-doc markup such as C(...) would show up raw in CHANGELOG.md and .rst.
+check_changelog() {
+  (cd "$COLL" && antsibull-changelog lint) || return 1
+  if grep -nE '(^|[^A-Za-z0-9_])[BCEIMOPRUV]\([^)]*\)' "$COLL"/changelogs/fragments/*.yml; then
+    echo "changelog fragments: write \`\`name\`\` (RST), not C(name)/O(name)/E(name)/V(name)" >&2; return 1
+  fi
+}
 check_molecule() { (cd "$COLL/extensions" && molecule test --all); }
 check_build() {
   rm -rf "$WORK/dist" "$WORK/installed"
@@ -94,7 +100,8 @@ forbidden = ['tests/output/*', '*/__pycache__/*', '*.pyc', '.pytest_cache/*', '.
 key = re.compile(rb'-----BEGIN [A-Z ]*PRIVATE KEY-----')
 bad = []
 with tarfile.open(tarball) as tar:
-    for member in tar.getmembers():
+    members = tar.getmembers()
+    for member in members:
         if not member.isfile():
             continue
         name = member.name
@@ -106,7 +113,7 @@ with tarfile.open(tarball) as tar:
             bad.append('%s: holds a private key' % name)
 if bad:
     sys.exit('%s:\n  %s' % (tarball, '\n  '.join(bad)))
-print('%s: %d files, no test output, caches, untracked files or keys' % (tarball, len(tar.getmembers())))
+print('%s: %d entries, no test output, caches, untracked files or keys' % (tarball, len(members)))
 PY
 }
 check_tarball() { release_to "$WORK/release-dist"; }

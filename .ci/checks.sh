@@ -124,8 +124,8 @@ check_docs-html() {
   rm -rf "$site" && mkdir -p "$site"
   python "$ROOT/docs/docsite/md2rst.py" "$COLL" >/dev/null &&
   antsibull-docs sphinx-init --use-current --squash-hierarchy --lenient --dest-dir "$site" "$NS.$NAME" >/dev/null &&
-  (cd "$site" && antsibull-docs collection --use-current --squash-hierarchy --dest-dir rst "$NS.$NAME" >/dev/null &&
-   sphinx-build -q -b html rst build/html) &&
+  bash "$site/build.sh" >"$site/build.log" 2>&1 &&
+  { grep -i 'warning\|error' "$site/build.log" | grep -v 'intersphinx\|inventories\|objects.inv' || true; } &&
   rm -rf "$ROOT/.work/docs" && mkdir -p "$ROOT/.work/docs" && cp -a "$site/build/html" "$ROOT/.work/docs/" &&
   echo "HTML docs: $ROOT/.work/docs/html/index.html"
 }

@@ -22,8 +22,8 @@ release:  ## dist/: CHANGELOG.md, CHANGELOG.rst and the checked tarball for gala
 venv:
 	source .ci/env.sh && setup_venv
 
-bench:  ## benchmarks (not tests): pvesim throughput, inventory wall time and API calls
-	source .ci/env.sh && setup_venv && python simulator/bench/bench.py && bash benchmarks/inventory.sh
+bench:  ## benchmarks (not tests): pvesim throughput; pve.cloud next to community.proxmox 2.0.0 on pvesim
+	bash benchmarks/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf .work tests/output .ansible collections dist

@@ -4,8 +4,8 @@
 # $WORK/ansible_collections/pve/cloud (ansible-test refuses to run anywhere else).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NS=$(sed -n 's/^namespace: *//p' "$ROOT/galaxy.yml")
-NAME=$(sed -n 's/^name: *//p' "$ROOT/galaxy.yml")
+NS=$(sed -n 's/^namespace: *\([^ #]*\).*/\1/p' "$ROOT/galaxy.yml")
+NAME=$(sed -n 's/^name: *\([^ #]*\).*/\1/p' "$ROOT/galaxy.yml")
 # The collection copy must live outside this git checkout: ansible-test looks for the enclosing git
 # repository and would see every file under .work/ as ignored.
 WORK=${WORK:-${TMPDIR:-/tmp}/pve-cloud-$(printf '%s' "$ROOT" | sha1sum | cut -c1-10)}

@@ -34,9 +34,10 @@ step() {
 finish() {
   local rc=$?
   trap - EXIT
-  if [ "$rc" -ne 0 ]; then
-    echo >&2
-    echo "make demo FAILED in step $STEP/$STEPS ($TITLE) with exit status $rc." >&2
+  if [ "$rc" -eq 130 ]; then
+    printf '\nmake demo interrupted in step %s/%s (%s).\n' "$STEP" "$STEPS" "$TITLE" >&2
+  elif [ "$rc" -ne 0 ]; then
+    printf '\nmake demo FAILED in step %s/%s (%s) with exit status %s.\n' "$STEP" "$STEPS" "$TITLE" "$rc" >&2
   fi
   if $STARTED && { [ "$rc" -ne 0 ] || $CHECK; }; then
     if pvesim stop --state-dir "$STATE" >/dev/null 2>&1; then
@@ -123,7 +124,7 @@ ansible-galaxy collection install --force -p "$COLLECTIONS" "$ROOT" > "$WORK/$RU
 echo "    $(tail -n 1 "$WORK/$RUN-galaxy.log")"
 
 step "pvesim: a simulated Proxmox VE 9 cluster of 3 nodes on 127.0.0.1 (state in $STATE)"
-pvesim stop --state-dir "$STATE" >/dev/null 2>&1 || true
+if pvesim stop --state-dir "$STATE" >/dev/null 2>&1; then echo "    (stopped the pvesim of an earlier run first)"; fi
 rm -rf "$STATE"
 mkdir -p "$STATE"
 STARTED=true
@@ -166,9 +167,11 @@ step "The inventory graph: ansible-inventory -i $INVENTORY --graph"
 ansible-inventory -i "$INVENTORY" --graph
 
 step "The same playbook again: it must report changed=0 and send pvesim no write"
-read -r writes_before _ <<<"$(counters)"
+before=$(counters)
 playbook "$WORK/$RUN-run2.log" "$DEMO/demo.yml"
-read -r writes_after reads_after <<<"$(counters)"
+after=$(counters)
+read -r writes_before _ <<<"$before"
+read -r writes_after reads_after <<<"$after"
 recap=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/$RUN-run2.log" | grep -E '^localhost +: ' || true)
 if ! grep -qE ' changed=0 .* failed=0 ' <<<"$recap"; then
   echo "The second run was not idempotent: $recap" >&2

@@ -62,8 +62,16 @@ API_OPTION_NAMES = tuple(api_argument_spec())
 # Statuses a proxy or a busy pveproxy returns while the cluster itself is fine (595/596: pveproxy
 # could not reach the node it proxies to).
 TRANSIENT_STATUSES = frozenset((502, 503, 504, 595, 596))
-# PVE's per-guest lock file wait ran out: another task held the guest for a moment.
-TRANSIENT_MESSAGE = re.compile(r"can't lock file '[^']*' - got timeout")
+# What a refusal means, read once from PVE's message (first match wins). `lock`: a guest lock
+# (`VM is locked (backup)`) or PVE's lock-file wait ran out; either way the call changed nothing
+# and can be sent again once the holder is done.
+REASONS = (
+    ('lock', re.compile(r"\b(?:VM|CT) is locked \((?P<lock>[^)]+)\)|can't lock file '(?P<file>[^']*)' - got timeout")),
+    ('digest', re.compile(r'checksum mismatch|detected modified configuration')),
+    ('exists', re.compile(r'already exists')),
+    ('not_found', re.compile(r"does not exist|no such (?:VM|CT|task|storage|pool|node|volume)|not found",
+                             re.IGNORECASE)),
+)
 PERMISSION_MESSAGE = re.compile(r'Permission check failed \((?P<path>[^,)]+), (?P<privs>[^)\n]+)')
 UPID_PATTERN = re.compile(r'^UPID:(?P<node>[a-zA-Z0-9]([a-zA-Z0-9\-]*[a-zA-Z0-9])?):[0-9A-Fa-f]{8}:[0-9A-Fa-f]{8,9}:'
                           r'[0-9A-Fa-f]{8}:(?P<type>[^:\s/]+):(?P<id>[^:\s/]*):[^:\s/]+:$')
@@ -74,11 +82,13 @@ TASK_LOG_TAIL = 20
 class PVEError(Exception):
     """Any failure talking to Proxmox: HTTP errors, auth, TLS, connection, failed or slow tasks.
 
-    kind is one of: config, auth, permission, tls, connection, http, task, timeout.
+    kind is one of: config, auth, permission, tls, connection, http, task, timeout (where it failed).
+    reason (what PVE meant, classified once here) is one of: lock, digest, exists, not_found, transient,
+    permission, or None; `lock` then names the lock (`backup`, `clone`... or `config file`).
     """
 
     def __init__(self, message, kind='http', status=None, method=None, path=None, errors=None,
-                 pve_message=None, upid=None, task_log=None, maybe_applied=False):
+                 pve_message=None, upid=None, task_log=None, maybe_applied=False, reason=None, lock=None):
         super(PVEError, self).__init__(message)
         self.message = message
         self.kind = kind
@@ -91,14 +101,70 @@ class PVEError(Exception):
         self.task_log = task_log or []
         # a write whose answer never arrived: PVE may or may not have carried it out
         self.maybe_applied = maybe_applied
+        self.reason, self.lock = reason, lock
+        if reason is None:
+            self.reason, self.lock = classify(kind, status, pve_message)
 
     def to_dict(self):
         """The structured `failure` a module returns next to its msg."""
-        return dict(kind=self.kind, status=self.status, method=self.method, path=self.path, errors=self.errors,
-                    pve_message=self.pve_message, upid=self.upid, task_log=self.task_log)
+        return dict(kind=self.kind, reason=self.reason, status=self.status, method=self.method, path=self.path,
+                    errors=self.errors, pve_message=self.pve_message, upid=self.upid, task_log=self.task_log)
 
     def __str__(self):
         return self.message
+
+
+def classify(kind, status, pve_message):
+    """(reason, lock) of a failure: see PVEError. The one place that reads meaning from PVE's text."""
+    if kind == 'permission' or status == 403:
+        return 'permission', None
+    if kind == 'connection' or status in TRANSIENT_STATUSES:
+        return 'transient', None
+    for reason, pattern in REASONS:
+        match = pattern.search(pve_message or '')
+        if match:
+            if reason == 'lock':
+                return 'lock', match.group('lock') or 'config file'
+            return reason, None
+    return None, None
+
+
+class Backoff(object):
+    """The one back-off of pve.cloud: every wait loop (tasks, locks, retries, addresses) uses it.
+
+        wait = Backoff(timeout)
+        while not done():
+            if not wait.sleep():
+                raise ...  # the deadline would pass
+    """
+
+    def __init__(self, timeout, first=0.1, cap=2.0, factor=1.6, jitter=False):
+        self.deadline = time.monotonic() + timeout
+        self.pause = first
+        self.cap = cap
+        self.factor = factor
+        self.jitter = jitter
+        self.attempts = 0
+
+    @property
+    def expired(self):
+        return time.monotonic() >= self.deadline
+
+    def sleep(self, clip=False):
+        """Sleep for the next pause; False (without sleeping) when it would end past the deadline.
+
+        With clip, the last pause is shortened to end at the deadline instead (one last look).
+        """
+        pause = self.pause * (random.uniform(0.5, 1.0) if self.jitter else 1.0)
+        left = self.deadline - time.monotonic()
+        if pause > left:
+            if not clip or left <= 0:
+                return False
+            pause = left
+        time.sleep(pause)
+        self.attempts += 1
+        self.pause = min(self.cap, self.pause * self.factor)
+        return True
 
 
 class TaskResult(object):
@@ -269,20 +335,14 @@ class PVEClient(object):
         Writes are sent once: a write whose answer is lost raises PVEError(maybe_applied=True).
         """
         params = dict((k, _wire_value(v)) for k, v in (params or {}).items() if v is not None)
-        deadline = time.monotonic() + self.read_retry_budget
-        attempt = 0
+        wait = Backoff(self.read_retry_budget, first=0.25, cap=4.0, factor=2, jitter=True)
         while True:
-            attempt += 1
             try:
                 return self._send(method, path, params, timeout)
             except PVEError as err:
-                retry = method == 'GET' and err.kind in ('connection', 'http') and _is_transient(err)
-                if not retry or attempt >= self.read_attempts:
+                retry = method == 'GET' and err.kind in ('connection', 'http') and err.reason in ('transient', 'lock')
+                if not retry or wait.attempts + 1 >= self.read_attempts or not wait.sleep():
                     raise
-                pause = min(4.0, 0.25 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
-                if time.monotonic() + pause > deadline:
-                    raise
-                time.sleep(pause)
 
     def _send(self, method, path, params, timeout):
         self._connect()
@@ -382,8 +442,7 @@ class PVEClient(object):
         if info is None:
             raise PVEError('expected a task id (UPID) from Proxmox, got %r' % (upid,), kind='http')
         status_path = '/nodes/%s/tasks/%s/status' % (info['node'], upid)
-        deadline = time.monotonic() + timeout
-        pause = 0.1
+        wait = Backoff(timeout)
         while True:
             status = self.get(status_path)
             if status.get('status') == 'stopped':
@@ -398,14 +457,11 @@ class PVEClient(object):
                 raise PVEError('%s failed: %s (task %s; log: %s)' % (what, exitstatus, upid, ' | '.join(log[-5:])),
                                kind='task', method='GET', path=status_path, pve_message=exitstatus, upid=upid,
                                task_log=log)
-            now = time.monotonic()
-            if now >= deadline:
+            if not wait.sleep(clip=True):
                 raise PVEError('%s still running after %ss (task %s on node %s); it was not stopped, look at it in the '
                                'task log or raise the timeout' % (what or '%s task' % info['type'], timeout, upid,
                                                                   info['node']),
                                kind='timeout', upid=upid, path=status_path)
-            time.sleep(min(pause, max(0.0, deadline - now)))
-            pause = min(2.0, pause * 1.6)
 
     def task_log(self, upid, tail=TASK_LOG_TAIL):
         """The last `tail` lines of a task's log."""
@@ -426,14 +482,6 @@ class PVEClient(object):
         if parse_upid(answer) is None:
             return TaskResult(None, 'OK')
         return self.wait_task(answer, timeout=timeout, what=what or '%s %s' % (method, path))
-
-
-def _is_transient(err):
-    if err.kind == 'connection':
-        return True
-    if err.status in TRANSIENT_STATUSES:
-        return True
-    return err.status == 500 and bool(TRANSIENT_MESSAGE.search(err.pve_message or ''))
 
 
 def _wire_value(value):

@@ -15,27 +15,13 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import re
 import time
 
-from ansible_collections.pve.cloud.plugins.module_utils.api import PVEClient, PVEError, api_argument_spec
-
-LOCK_RE = re.compile(r"\b(?:VM|CT) is locked \((?P<lock>[^)]+)\)")
-FLOCK_RE = re.compile(r"can't lock file '(?P<file>[^']*)' - got timeout")
-EXISTS_RE = re.compile(r'already exists|config file already exists')
-DIGEST_RE = re.compile(r'checksum mismatch|detected modified configuration')
+from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEError, api_argument_spec
+from ansible_collections.pve.cloud.plugins.module_utils.base import InputError, PVEModule
 # Values PVE returns in place of secrets.
 MASKED = '**********'
 SECRET_KEYS = frozenset(('cipassword', 'password'))
-
-
-class InputError(Exception):
-    """Bad input found before any write: names the parameter and says how to fix it."""
-
-    def __init__(self, param, message):
-        super(InputError, self).__init__(message)
-        self.param = param
-        self.message = message
 
 
 class Guest(object):
@@ -61,17 +47,6 @@ class Guest(object):
     @property
     def running(self):
         return self.status == 'running'
-
-
-def lock_name(err):
-    """The lock that made a call fail (`backup`, `clone`, ... or `config file`), or None."""
-    text = ' '.join(str(x) for x in (err.pve_message, err.message) if x)
-    match = LOCK_RE.search(text)
-    if match:
-        return match.group('lock')
-    if FLOCK_RE.search(text):
-        return 'config file'
-    return None
 
 
 def changed_keys(current, desired, same):
@@ -174,8 +149,8 @@ def guest_argument_spec():
     return spec
 
 
-class PVEGuestModule(object):
-    """The base of the guest modules: owns the AnsibleModule, the client and the result."""
+class PVEGuestModule(PVEModule):
+    """The base of the guest modules: finding, creating, configuring and powering one guest."""
 
     kind = 'qemu'           # path segment and /cluster/resources type
     label = 'VM'            # how PVE names the guest in its messages
@@ -186,44 +161,14 @@ class PVEGuestModule(object):
     max_allocation_attempts = 12
 
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.client = PVEClient.from_module(module)
-        self.result = dict(changed=False, actions=[], tasks=[])
-        self.timeouts = dict(self.default_timeouts)
-        self.timeouts.update(dict((k, v) for k, v in (self.params.get('timeouts') or {}).items() if v))
+        super(PVEGuestModule, self).__init__(module)
         self._resources = None
-        self._storages = {}
-
-    # -- result and failures -------------------------------------------------------------------
-
-    def fail(self, msg, err=None, **extra):
-        result = dict(self.result)
-        # a planned action that PVE refused changed nothing: only writes it accepted (or whose answer
-        # was lost) count
-        result['changed'] = self.client.writes > 0
-        result.update(extra)
-        if err is not None:
-            result['failure'] = err.to_dict()
-        self.client.close()
-        self.module.fail_json(msg=msg, **self._with_call_log(result))
-
-    def _with_call_log(self, result):
-        # -vvv shows the whole result: the calls let users see what the module did
-        if getattr(self.module, '_verbosity', 0) >= 3:
-            result['api_calls'] = self.client.call_log()
-        return result
-
-    def plan(self, action, **details):
-        """Record an action; returns True when it should really be carried out (not in check mode)."""
-        entry = dict(action=action)
-        entry.update(details)
-        self.result['actions'].append(entry)
-        self.result['changed'] = True
-        return not self.module.check_mode
 
     def path(self, guest, suffix=''):
         return '/nodes/%s/%s/%s%s' % (guest.node, self.kind, guest.vmid, suffix)
+
+    def where(self, guest):
+        return '%s on node %s' % (self.describe(guest), guest.node)
 
     def describe(self, guest):
         return '%s %s%s' % (self.label, guest.vmid, " ('%s')" % guest.name if guest.name else '')
@@ -258,86 +203,6 @@ class PVEGuestModule(object):
                              % (len(named), self.kind, name, ', '.join(str(g.vmid) for g in sorted(
                                  named, key=lambda g: g.vmid))))
         return named[0] if named else None
-
-    def check_node(self, node, param='node'):
-        """Fail before any write when `node` is not a cluster node or is offline."""
-        nodes = dict((n.get('node'), n.get('status')) for n in self.client.get('/nodes') or [])
-        if node not in nodes:
-            raise InputError(param, "node '%s' is not in the cluster (nodes: %s): set %s to one of them"
-                             % (node, ', '.join(sorted(n for n in nodes if n)), param))
-        if nodes[node] not in (None, 'online'):
-            raise InputError(param, "node '%s' is %s: pick an online node" % (node, nodes[node]))
-
-    def check_pool(self, pool, param='pool'):
-        """Fail before any write when the pool does not exist."""
-        pools = sorted(p.get('poolid') for p in self.client.get('/pools') or [] if p.get('poolid'))
-        if pool not in pools:
-            # /pools lists only the pools the caller has Pool.Audit on
-            raise InputError(param, "pool '%s' does not exist or is not visible (pools: %s): create it, fix the name, "
-                             "or grant Pool.Audit on /pool/%s" % (pool, ', '.join(pools) or 'none', pool))
-
-    def node_storages(self, node):
-        """The storages usable on `node` as {storage: entry of GET /nodes/{node}/storage} (cached for the run)."""
-        if node not in self._storages:
-            self._storages[node] = dict((s.get('storage'), s) for s in self.client.get('/nodes/%s/storage' % node) or [])
-        return self._storages[node]
-
-    def check_storage(self, node, storage, content, param='storage'):
-        """Fail before any write unless `storage` exists on `node`, is enabled and holds `content`.
-
-        Returns the storage's entry (type, shared, content, ...).
-        """
-        storages = self.node_storages(node)
-        entry = storages.get(storage)
-        if entry is None:
-            raise InputError(param, "storage '%s' does not exist on node '%s' (storages there: %s): fix the name or "
-                                    "add the node to the storage's nodes" % (storage, node, ', '.join(sorted(
-                                        s for s in storages if s)) or 'none'))
-        if str(entry.get('enabled', 1)) == '0':
-            raise InputError(param, "storage '%s' is disabled: enable it (pvesm set %s --disable 0) or pick another"
-                             % (storage, storage))
-        contents = str(entry.get('content') or '').split(',')
-        if content not in contents:
-            usable = sorted(s for s, e in storages.items() if content in str(e.get('content') or '').split(','))
-            raise InputError(param, "storage '%s' does not allow %s content on node '%s' (storages that do: %s)"
-                             % (storage, content, node, ', '.join(usable) or 'none'))
-        return entry
-
-    # -- tasks, locks --------------------------------------------------------------------------
-
-    def task(self, method, path, params=None, timeout=300, what=None, guest=None):
-        """Send a write (task or synchronous) and wait; waits for a guest lock held by another task.
-
-        A write refused because the guest is locked changed nothing, so it is sent again once the
-        lock is gone, within timeouts.lock; then the failure names the lock.
-        """
-        deadline = time.monotonic() + self.timeouts['lock']
-        pause = 0.2
-        while True:
-            try:
-                result = self.client.run_task(method, path, params, timeout=timeout, what=what)
-            except PVEError as err:
-                if err.upid and err.upid not in self.result['tasks']:
-                    self.result['tasks'].append(err.upid)
-                lock = lock_name(err)
-                if lock is None or guest is None:
-                    raise
-                if time.monotonic() + pause > deadline:
-                    raise PVEError('%s: %s is locked (%s) by another task; waited %ss (timeouts.lock) for it to '
-                                   'finish. Look at the running tasks of node %s, or raise timeouts.lock'
-                                   % (what or '%s %s' % (method, path), self.describe(guest), lock,
-                                      self.timeouts['lock'], guest.node),
-                                   kind=err.kind, status=err.status, method=err.method, path=err.path,
-                                   pve_message=err.pve_message, errors=err.errors, upid=err.upid,
-                                   task_log=err.task_log)
-                time.sleep(pause)
-                pause = min(3.0, pause * 1.6)
-                continue
-            if result.upid:
-                self.result['tasks'].append(result.upid)
-            for warning in result.warnings:
-                self.module.warn('%s: %s' % (what or path, warning))
-            return result
 
     # -- VMIDs, create and clone ---------------------------------------------------------------
 
@@ -376,9 +241,9 @@ class PVEGuestModule(object):
                     if attempt >= 2:
                         raise
                     continue
-                if vmid is None and EXISTS_RE.search(err.pve_message or err.message) \
-                        and attempt < self.max_allocation_attempts:
-                    time.sleep(random.uniform(0.05, 0.2) * attempt)
+                if vmid is None and err.reason == 'exists' and attempt < self.max_allocation_attempts:
+                    # parallel runs took the same VMID: spread out before the next pick
+                    Backoff(1.0, first=0.05 * attempt, jitter=True).sleep()
                     continue
                 raise
             guest = Guest(new_id, node, self.kind, name=name, status='stopped')
@@ -406,24 +271,21 @@ class PVEGuestModule(object):
         return guest
 
     def wait_unlocked(self, guest, timeout, what, locks=None):
-        """Wait until the guest's config has no lock (or none of `locks`)."""
-        deadline = time.monotonic() + timeout
-        pause = 0.1
+        """Wait until the guest's config has no lock (or none of `locks`); None when the guest is gone."""
+        wait = Backoff(timeout)
         while True:
             try:
                 config = self.client.get(self.path(guest, '/config'))
             except PVEError as err:
-                if err.status in (500, 400) and 'does not exist' in (err.pve_message or ''):
+                if err.reason == 'not_found':
                     return None
                 raise
             lock = config.get('lock')
             if not lock or (locks and lock not in locks):
                 return config
-            if time.monotonic() >= deadline:
+            if not wait.sleep():
                 raise PVEError('%s: %s is still locked (%s) after %ss' % (what, self.describe(guest), lock, timeout),
                                kind='timeout', path=self.path(guest, '/config'))
-            time.sleep(pause)
-            pause = min(2.0, pause * 1.6)
 
     # -- config --------------------------------------------------------------------------------
 
@@ -450,14 +312,14 @@ class PVEGuestModule(object):
         """Write the changed keys in one config call, guarded by the digest of the config read."""
         return self.task(self.config_method, self.path(guest, '/config'), config_call_params(changes, digest),
                          timeout=self.timeouts['config'], what='config update of %s' % self.describe(guest),
-                         guest=guest)
+                         holder=self.where(guest))
 
     # -- power ---------------------------------------------------------------------------------
 
     def power(self, guest, action, **params):
         timeout = self.timeouts.get(action, 300)
         return self.task('POST', self.path(guest, '/status/%s' % action), params or None, timeout=timeout,
-                         what='%s of %s' % (action, self.describe(guest)), guest=guest)
+                         what='%s of %s' % (action, self.describe(guest)), holder=self.where(guest))
 
     def start(self, guest):
         if self.plan('start'):
@@ -494,7 +356,7 @@ class PVEGuestModule(object):
         params = {'purge': 1 if self.params.get('purge') else None, 'destroy-unreferenced-disks': 1}
         if self.plan('destroy', purge=bool(self.params.get('purge'))):
             self.task('DELETE', '/nodes/%s/%s/%s' % (guest.node, self.kind, guest.vmid), params,
-                      timeout=self.timeouts['destroy'], what='destroy of %s' % self.describe(guest), guest=guest)
+                      timeout=self.timeouts['destroy'], what='destroy of %s' % self.describe(guest), holder=self.where(guest))
 
     def absent(self, guest):
         if guest is None:
@@ -513,8 +375,7 @@ class PVEGuestModule(object):
 
     def wait_for_addresses(self, guest, read_interfaces):
         """Poll `read_interfaces()` until it shows a global address, within timeouts.ip."""
-        deadline = time.monotonic() + self.timeouts['ip']
-        pause = 0.5
+        wait = Backoff(self.timeouts['ip'], first=0.5, cap=5.0, factor=1.5)
         last_error = None
         while True:
             try:
@@ -525,25 +386,9 @@ class PVEGuestModule(object):
                 if err.kind not in ('http',):
                     raise
                 last_error = err.pve_message or err.message
-            if time.monotonic() + pause > deadline:
+            if not wait.sleep():
                 raise PVEError('%s reported no IP address within %ss (timeouts.ip)%s: is the guest agent installed '
                                'and running?' % (self.describe(guest), self.timeouts['ip'],
                                                  '; last answer: %s' % last_error if last_error else ''),
                                kind='timeout')
-            time.sleep(pause)
-            pause = min(5.0, pause * 1.5)
 
-    # -- running -------------------------------------------------------------------------------
-
-    def run(self):
-        try:
-            self.execute()
-        except InputError as err:
-            self.fail('%s: %s' % (err.param, err.message), param=err.param)
-        except PVEError as err:
-            self.fail(err.message, err)
-        self.client.close()
-        self.module.exit_json(**self._with_call_log(self.result))
-
-    def execute(self):
-        raise NotImplementedError

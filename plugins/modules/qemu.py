@@ -485,8 +485,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils import qemu as qm
+from ansible_collections.pve.cloud.plugins.module_utils.base import InputError
 from ansible_collections.pve.cloud.plugins.module_utils.guest import (
-    DIGEST_RE, InputError, PVEGuestModule, changed_keys, guest_argument_spec, redact)
+    PVEGuestModule, changed_keys, guest_argument_spec, redact)
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
 
 # Options that are QEMU config keys of the same name.
@@ -771,7 +772,7 @@ class QemuVM(PVEGuestModule):
                 config = None
                 break
             except PVEError as err:
-                if not DIGEST_RE.search(err.pve_message or err.message) or attempts >= 3:
+                if err.reason != 'digest' or attempts >= 3:
                     raise
                 # someone else changed the config between our read and write: read it and plan again
                 self.result['actions'].pop()
@@ -788,13 +789,13 @@ class QemuVM(PVEGuestModule):
             if self.plan('resize', disk=slot, size=size):
                 self.task('PUT', self.path(guest, '/resize'), dict(disk=slot, size=size),
                           timeout=self.timeouts['resize'], what='resize of %s of %s' % (slot, self.describe(guest)),
-                          guest=guest)
+                          holder=self.where(guest))
         cloudinit = sorted(k for k in changes if qm.CLOUDINIT_KEYS.match(k))
         has_drive = self.cloudinit or any(qm.DRIVE_RE.match(k) and qm.is_cloudinit(v) for k, v in before.items())
         if not created and cloudinit and has_drive:
             if self.plan('regenerate_cloudinit', keys=cloudinit):
                 self.task('PUT', self.path(guest, '/cloudinit'), None, timeout=self.timeouts['config'],
-                          what='cloud-init drive of %s' % self.describe(guest), guest=guest)
+                          what='cloud-init drive of %s' % self.describe(guest), holder=self.where(guest))
         return config
 
     def set_pool(self, guest, created):
@@ -806,16 +807,16 @@ class QemuVM(PVEGuestModule):
         what = 'move of %s to pool %s' % (self.describe(guest), pool)
         try:
             self.task('PUT', '/pools', {'poolid': pool, 'vms': guest.vmid, 'allow-move': 1},
-                      timeout=self.timeouts['config'], what=what, guest=guest)
+                      timeout=self.timeouts['config'], what=what, holder=self.where(guest))
         except PVEError as err:
             if err.status != 501:
                 raise
             # PVE before 8.1 has only /pools/{poolid}, and no allow-move: leave the old pool first
             if guest.pool:
                 self.task('PUT', '/pools/%s' % guest.pool, {'vms': guest.vmid, 'delete': 1},
-                          timeout=self.timeouts['config'], what=what, guest=guest)
+                          timeout=self.timeouts['config'], what=what, holder=self.where(guest))
             self.task('PUT', '/pools/%s' % pool, {'vms': guest.vmid}, timeout=self.timeouts['config'], what=what,
-                      guest=guest)
+                      holder=self.where(guest))
 
     def set_power(self, guest):
         state = self.params['state']
@@ -831,7 +832,7 @@ class QemuVM(PVEGuestModule):
         elif state == 'template' and not guest.template:
             if self.plan('template'):
                 self.task('POST', self.path(guest, '/template'), None, timeout=self.timeouts['template'],
-                          what='conversion of %s to a template' % self.describe(guest), guest=guest)
+                          what='conversion of %s to a template' % self.describe(guest), holder=self.where(guest))
             guest.template = True
 
     def finish(self, guest, before, config, changes, grows):

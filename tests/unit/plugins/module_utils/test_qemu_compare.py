@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.pve.cloud.plugins.module_utils import qemu as qm
 from ansible_collections.pve.cloud.plugins.module_utils.guest import (
-    InputError, addresses, changed_keys, config_call_params, lock_name)
+    InputError, addresses, changed_keys, config_call_params)
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
 
 GiB = 1024 ** 3
@@ -195,11 +195,21 @@ def test_changed_keys_and_one_call():
     assert config_call_params(changes, 'abc') == {'memory': 4096, 'agent': 1, 'delete': 'serial0', 'digest': 'abc'}
 
 
-def test_lock_name():
-    assert lock_name(PVEError('x', pve_message='VM is locked (backup)')) == 'backup'
-    assert lock_name(PVEError('x', pve_message='CT is locked (create)')) == 'create'
-    assert lock_name(PVEError("can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout")) == 'config file'
-    assert lock_name(PVEError('VM 100 already running')) is None
+@pytest.mark.parametrize('status, message, reason, lock', [
+    (500, 'VM is locked (backup)', 'lock', 'backup'),
+    (500, 'CT is locked (create)', 'lock', 'create'),
+    (500, "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout", 'lock', 'config file'),
+    (500, 'checksum mismatch (file change by other user?)', 'digest', None),
+    (500, 'detected modified configuration - file changed by other user? Try again.', 'digest', None),
+    (500, 'unable to create VM 100: config file already exists', 'exists', None),
+    (500, "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist", 'not_found', None),
+    (503, 'Service Unavailable', 'transient', None),
+    (403, 'Permission check failed (/vms/100, VM.Config.Memory)', 'permission', None),
+    (500, 'VM 100 already running', None, None),
+])
+def test_errors_are_classified_once(status, message, reason, lock):
+    err = PVEError('x', status=status, pve_message=message)
+    assert (err.reason, err.lock) == (reason, lock)
 
 
 def test_addresses_skip_loopback_and_link_local():

@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pve.cloud developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The base of every pve.cloud module, whatever it manages (guests, templates, storage content...).
+
+PVEModule owns the AnsibleModule, the API client and the result; it records planned actions and the
+diff while planning (check mode then simply stops before the write), checks nodes, pools and
+storages before any write, sends writes that wait out a lock held by another task, and fails with
+one shape: `msg`, `param` for bad input, `failure` for a Proxmox error, and `changed` true only when
+a write was accepted (or its answer was lost).
+
+A module subclasses it and implements execute(); it knows nothing of guests (see guest.py).
+"""
+
+from __future__ import annotations
+
+from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEClient, PVEError
+
+
+class InputError(Exception):
+    """Bad input found before any write: names the parameter and says how to fix it."""
+
+    def __init__(self, param, message):
+        super(InputError, self).__init__(message)
+        self.param = param
+        self.message = message
+
+
+def content_types(entry):
+    return str(entry.get('content') or '').split(',')
+
+
+class PVEModule(object):
+    """Client, result, plan and failure shape of a module; subclasses implement execute()."""
+
+    # seconds per kind of operation; a module's `timeouts` option overrides them
+    default_timeouts = dict(lock=60)
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.client = PVEClient.from_module(module)
+        self.result = dict(changed=False, actions=[], tasks=[])
+        self.diff = dict(before={}, after={})
+        self.timeouts = dict(self.default_timeouts)
+        self.timeouts.update(dict((k, v) for k, v in (self.params.get('timeouts') or {}).items() if v))
+        self._storages = {}
+
+    # -- result, plan and failures -------------------------------------------------------------
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    def plan(self, action, **details):
+        """Record an action; returns True when it should really be carried out (not in check mode)."""
+        entry = dict(action=action)
+        entry.update(details)
+        self.result['actions'].append(entry)
+        self.result['changed'] = True
+        return not self.module.check_mode
+
+    def unplan(self):
+        """Forget the last planned action (it is planned again after a fresh read)."""
+        self.result['actions'].pop()
+        self.result['changed'] = bool(self.result['actions'])
+
+    def record_diff(self, key, before, after):
+        """Record one managed value before and after the task (None: absent), while planning."""
+        for side, value in (('before', before), ('after', after)):
+            if value is None:
+                self.diff[side].pop(key, None)
+            else:
+                self.diff[side][key] = value
+
+    def fail(self, msg, err=None, **extra):
+        result = dict(self.result)
+        # a planned action that PVE refused changed nothing: only writes it accepted (or whose answer
+        # was lost) count
+        result['changed'] = self.client.writes > 0
+        result.update(extra)
+        if err is not None:
+            result['failure'] = err.to_dict()
+        self.client.close()
+        self.module.fail_json(msg=msg, **self._with_call_log(result))
+
+    def _with_call_log(self, result):
+        # -vvv shows the whole result: the calls let users see what the module did
+        if getattr(self.module, '_verbosity', 0) >= 3:
+            result['api_calls'] = self.client.call_log()
+        return result
+
+    def run(self):
+        try:
+            self.execute()
+        except InputError as err:
+            self.fail('%s: %s' % (err.param, err.message), param=err.param)
+        except PVEError as err:
+            self.fail(err.message, err)
+        self.client.close()
+        self.module.exit_json(**self._with_call_log(self.result))
+
+    def execute(self):
+        raise NotImplementedError
+
+    # -- checks before any write ---------------------------------------------------------------
+
+    def check_node(self, node, param='node'):
+        """Fail before any write when `node` is not a cluster node or is offline."""
+        nodes = dict((n.get('node'), n.get('status')) for n in self.client.get('/nodes') or [])
+        if node not in nodes:
+            raise InputError(param, "node '%s' is not in the cluster (nodes: %s): set %s to one of them"
+                             % (node, ', '.join(sorted(n for n in nodes if n)), param))
+        if nodes[node] not in (None, 'online'):
+            raise InputError(param, "node '%s' is %s: pick an online node" % (node, nodes[node]))
+
+    def check_pool(self, pool, param='pool'):
+        """Fail before any write when the pool does not exist."""
+        pools = sorted(p.get('poolid') for p in self.client.get('/pools') or [] if p.get('poolid'))
+        if pool not in pools:
+            # /pools lists only the pools the caller has Pool.Audit on
+            raise InputError(param, "pool '%s' does not exist or is not visible (pools: %s): create it, fix the name, "
+                             "or grant Pool.Audit on /pool/%s" % (pool, ', '.join(pools) or 'none', pool))
+
+    def node_storages(self, node):
+        """The storages usable on `node` as {storage: entry of GET /nodes/{node}/storage} (cached for the run)."""
+        if node not in self._storages:
+            self._storages[node] = dict((s.get('storage'), s) for s in self.client.get('/nodes/%s/storage' % node) or [])
+        return self._storages[node]
+
+    def check_storage(self, node, storage, content, param='storage'):
+        """Fail before any write unless `storage` exists on `node`, is enabled and holds `content`.
+
+        Returns the storage's entry (type, shared, content, ...).
+        """
+        storages = self.node_storages(node)
+        entry = storages.get(storage)
+        if entry is None:
+            raise InputError(param, "storage '%s' does not exist on node '%s' (storages there: %s): fix the name or "
+                                    "add the node to the storage's nodes" % (storage, node, ', '.join(sorted(
+                                        s for s in storages if s)) or 'none'))
+        if str(entry.get('enabled', 1)) == '0':
+            raise InputError(param, "storage '%s' is disabled: enable it (pvesm set %s --disable 0) or pick another"
+                             % (storage, storage))
+        if content not in content_types(entry):
+            usable = sorted(s for s, e in storages.items() if content in content_types(e))
+            raise InputError(param, "storage '%s' does not allow %s content on node '%s' (storages that do: %s)"
+                             % (storage, content, node, ', '.join(usable) or 'none'))
+        return entry
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def task(self, method, path, params=None, timeout=300, what=None, holder=None):
+        """Send a write (task or synchronous) and wait for it; returns the TaskResult.
+
+        With `holder` (what the lock is on, for example "VM 101 ('web1') on node pve1"), a write
+        refused because of a lock changed nothing, so it is sent again once the lock is gone, within
+        timeouts.lock; then the failure names the lock.
+        """
+        what = what or '%s %s' % (method, path)
+        wait = Backoff(self.timeouts['lock'], first=0.2, cap=3.0)
+        while True:
+            try:
+                result = self.client.run_task(method, path, params, timeout=timeout, what=what)
+                break
+            except PVEError as err:
+                if err.upid and err.upid not in self.result['tasks']:
+                    self.result['tasks'].append(err.upid)
+                if err.reason != 'lock' or holder is None:
+                    raise
+                if not wait.sleep():
+                    raise PVEError('%s: %s is locked (%s) by another task; waited %ss (timeouts.lock) for it to '
+                                   'finish. Look at the running tasks there, or raise timeouts.lock'
+                                   % (what, holder, err.lock, self.timeouts['lock']),
+                                   kind=err.kind, status=err.status, method=err.method, path=err.path,
+                                   pve_message=err.pve_message, errors=err.errors, upid=err.upid,
+                                   task_log=err.task_log, reason='lock', lock=err.lock)
+        if result.upid:
+            self.result['tasks'].append(result.upid)
+        self.warn_task(result, what)
+        return result
+
+    def wait_task(self, upid, timeout, what):
+        """Wait for a task this module started with a plain client call; returns the TaskResult."""
+        self.result['tasks'].append(upid)
+        result = self.client.wait_task(upid, timeout=timeout, what=what)
+        self.warn_task(result, what)
+        return result
+
+    def warn_task(self, result, what):
+        for warning in result.warnings:
+            self.module.warn('%s: %s' % (what, warning))

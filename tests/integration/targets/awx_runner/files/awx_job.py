@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -57,6 +58,28 @@ def check_credential_type():
         unknown = meta.find_undeclared_variables(SANDBOX.parse(tmpl)) - set(ids) - {'tower'}
         assert not unknown, (tmpl, unknown)
     assert all(name.startswith('PROXMOX_') for name in INJECTORS['env'])
+
+
+def check_guide():
+    """The privilege table of the guide says what docs/awx/pve-privileges.yml says (which awx_privileges tests)."""
+    spec = load('pve-privileges.yml')['modules']
+    with open(os.path.join(AWX_DOCS, 'README.md')) as f:
+        lines = f.read().split('\n')
+    start = lines.index('| module | ACL path | privileges |') + 2
+    table, module = {}, None
+    for line in lines[start:]:
+        if not line.startswith('|'):
+            break
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        if cells[0]:
+            module = re.search(r'`pve\.cloud\.([a-z_]+)`', cells[0]).group(1)
+        path = re.search(r'`([^`]+)`', cells[1]).group(1)
+        privileges = set(re.findall(r'`([A-Z][A-Za-z]+\.[A-Za-z.]+)`', cells[2]))
+        table[(module, path)] = frozenset(privileges)
+    documented = dict(((module, entry["path"]), frozenset(entry["privileges"]))
+                      for module, value in spec.items() for entry in value['acls'])
+    assert table == documented, 'docs/awx/README.md and pve-privileges.yml disagree: %s' % sorted(
+        set(table.items()) ^ set(documented.items()), key=str)
 
 
 def survey_vars(name, playbook):
@@ -183,6 +206,7 @@ def unwrap(value):
 
 def main():
     check_credential_type()
+    check_guide()
     with open(CA) as f:
         ca_pem = f.read()
     port = str(json.load(open(os.path.join(os.environ['PVESIM_STATE'], 'connection.json')))['port'])

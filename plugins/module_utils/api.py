@@ -34,8 +34,7 @@ PROXMOXER_IMPORT_ERROR = None
 HAS_PROXMOXER = False
 if HAS_REQUESTS:
     try:
-        from proxmoxer.backends.https import ProxmoxHTTPAuth, ProxmoxHTTPApiTokenAuth, ProxmoxHttpSession
-        from proxmoxer.core import AuthenticationError
+        from proxmoxer.backends.https import ProxmoxHTTPAuthBase, ProxmoxHTTPApiTokenAuth, ProxmoxHttpSession
         HAS_PROXMOXER = True
     except ImportError:
         PROXMOXER_IMPORT_ERROR = traceback.format_exc()
@@ -290,24 +289,62 @@ class PVEClient(object):
         if self.token_name:
             self._auth = ProxmoxHTTPApiTokenAuth(self.user, self.token_name, self._credentials['token_value'], **common)
         else:
-            started = time.monotonic()
-            try:
-                self._auth = ProxmoxHTTPAuth(self.user, self._credentials['password'], otp=self._credentials['otp'],
-                                             base_url=self.base_url, **common)
-            except AuthenticationError as err:
-                self._record('POST', '/access/ticket', 401, started)
-                raise PVEError('authentication failed for %s at %s: check api_user and api_password%s (%s)'
-                               % (self.identity, self.base_url, ' and api_otp' if self._credentials['otp'] else '', err),
-                               kind='auth', status=401, method='POST', path='/access/ticket')
-            except requests.exceptions.RequestException as err:
-                raise self._transport_error(err, 'POST', '/access/ticket')
-            self._record('POST', '/access/ticket', 200, started)
+            self._auth = _TicketAuth(self, **common)
+            self._auth.renew(self._credentials['password'], self._credentials['otp'])
         session = ProxmoxHttpSession()
         session.auth = self._auth
         session.headers['Accept'] = 'application/json'
         if self.pool_size > 10:
             session.mount('https://', requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size))
         self.session = session
+
+    def login(self, password, otp=None):
+        """POST /access/ticket (then the TOTP step when PVE asks for it); returns (ticket, CSRF token).
+
+        Only a 401 means wrong credentials; a proxy error or a dropped connection is retried like a read.
+        """
+        try:
+            data = self._with_read_retries(lambda: self._ticket_call(dict(username=self.user, password=password)))
+        except PVEError as err:
+            if err.reason == 'transient':
+                err.message = ('login of %s failed, the credentials were not checked: %s; Proxmox VE (or a proxy '
+                               'in front of it) is not answering, try again later' % (self.identity, err.message))
+            raise
+        if data.get('NeedTFA') is not None:
+            if not otp:
+                raise PVEError('%s needs a second factor: set api_otp (or use an API token)' % self.identity,
+                               kind='auth', status=401, method='POST', path='/access/ticket')
+            data = self._ticket_call(dict(username=self.user, password='totp:%s' % otp,
+                                          **{'tfa-challenge': data['ticket']}))
+        return data['ticket'], data['CSRFPreventionToken']
+
+    def _ticket_call(self, params):
+        started = time.monotonic()
+        try:
+            response = requests.post(self.base_url + '/access/ticket', data=params, verify=self.verify,
+                                     timeout=self.timeout)
+        except requests.exceptions.RequestException as err:
+            self._record('POST', '/access/ticket', 'ERR', started)
+            error = self._transport_error(err, 'POST', '/access/ticket')
+            error.maybe_applied = False  # a login changes nothing
+            raise error
+        self._record('POST', '/access/ticket', response.status_code, started)
+        if response.status_code == 401:
+            otp = ' and api_otp' if self._credentials.get('otp') else ''
+            reason = (response.reason or '').strip() or 'authentication failure'
+            raise PVEError('authentication failed for %s at %s: check api_user and api_password%s (POST '
+                           '/access/ticket: 401 %s)' % (self.identity, self.base_url, otp, reason),
+                           kind='auth', status=401, method='POST', path='/access/ticket')
+        if response.status_code != 200:
+            raise self._http_error(response, 'POST', '/access/ticket')
+        try:
+            data = response.json().get('data') or {}
+            if 'ticket' in data:
+                return data
+        except ValueError:
+            pass
+        raise PVEError('POST /access/ticket: the answer has no ticket (is %s a Proxmox VE API?)' % self.base_url,
+                       kind='http', status=200, method='POST', path='/access/ticket')
 
     def close(self):
         if self.session is not None:
@@ -335,13 +372,25 @@ class PVEClient(object):
         Writes are sent once: a write whose answer is lost raises PVEError(maybe_applied=True).
         """
         params = dict((k, _wire_value(v)) for k, v in (params or {}).items() if v is not None)
+        if method != 'GET':
+            return self._send(method, path, params, timeout)
+        return self._with_read_retries(lambda: self._send(method, path, params, timeout))
+
+    def _with_read_retries(self, call):
+        """call() until it succeeds, retrying connection errors, proxy errors and lock-file timeouts."""
         wait = Backoff(self.read_retry_budget, first=0.25, cap=4.0, factor=2, jitter=True)
         while True:
             try:
-                return self._send(method, path, params, timeout)
+                return call()
             except PVEError as err:
-                retry = method == 'GET' and err.kind in ('connection', 'http') and err.reason in ('transient', 'lock')
+                # a login inside the call retried on its own already
+                retry = (err.kind in ('connection', 'http') and err.reason in ('transient', 'lock')
+                         and not getattr(err, 'retried', False))
                 if not retry or wait.attempts + 1 >= self.read_attempts or not wait.sleep():
+                    if retry and wait.attempts:
+                        err.retried = True
+                        spent = self.read_retry_budget - max(0.0, wait.deadline - time.monotonic())
+                        err.message += ' (tried %d times in %.1fs)' % (wait.attempts + 1, spent)
                     raise
 
     def _send(self, method, path, params, timeout):
@@ -355,10 +404,8 @@ class PVEClient(object):
             kwargs['data'] = params
         started = time.monotonic()
         try:
+            # a ticket renewal that fails raises its own PVEError from here
             response = self.session.request(method, url, **kwargs)
-        except AuthenticationError as err:  # a ticket renewal failed
-            raise PVEError('authentication failed for %s: %s' % (self.identity, err), kind='auth', status=401,
-                           method=method, path=path)
         except requests.exceptions.RequestException as err:
             self._record(method, path, 'ERR', started)
             if method != 'GET':
@@ -482,6 +529,39 @@ class PVEClient(object):
         if parse_upid(answer) is None:
             return TaskResult(None, 'OK')
         return self.wait_task(answer, timeout=timeout, what=what or '%s %s' % (method, path))
+
+
+class _TicketAuth(ProxmoxHTTPAuthBase if HAS_PROXMOXER else object):
+    """Ticket (cookie) auth whose logins go through the client: PVE's answer is kept, transient ones retried."""
+
+    # PVE tickets live 2 h; renewing after one leaves room for long tasks
+    renew_age = 3600
+
+    def __init__(self, client, **kwargs):
+        super(_TicketAuth, self).__init__(**kwargs)
+        self.client = client
+        self.ticket = self.csrf = None
+        self.birth_time = 0.0
+
+    def renew(self, password=None, otp=None):
+        # an unexpired ticket is accepted as the password for a new one
+        self.ticket, self.csrf = self.client.login(password or self.ticket, otp)
+        self.birth_time = time.monotonic()
+
+    def get_cookies(self):
+        return requests.cookies.cookiejar_from_dict({'PVEAuthCookie': self.ticket})
+
+    def get_tokens(self):
+        return self.ticket, self.csrf
+
+    def __call__(self, req):
+        if time.monotonic() - self.birth_time >= self.renew_age:
+            self.renew()
+            req.headers.pop('Cookie', None)
+            req.prepare_cookies(self.get_cookies())
+        if req.method != 'GET':
+            req.headers['CSRFPreventionToken'] = self.csrf
+        return req
 
 
 def _wire_value(value):

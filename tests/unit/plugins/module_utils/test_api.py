@@ -104,6 +104,38 @@ def test_wrong_token_secret_names_the_token(pvesim):
     assert pvesim.token_id in str(err.value) and 'api_token_secret' in str(err.value)
 
 
+@pytest.mark.parametrize('fault', [dict(kind='status', status=502), dict(kind='status', status=503, html=True),
+                                   dict(kind='reset')])
+def test_transient_login_failure_is_retried(pvesim, fault):
+    pvesim.fault(path='^/access/ticket$', method='POST', count=2, **fault)
+    client = password_client(pvesim)
+    assert client.get('/version')['release']
+    assert len(calls_to(pvesim, '/access/ticket', 'POST')) == 3
+    assert pvesim.counters()['logins'] == 3
+
+
+def test_exhausted_login_retry_is_reported_as_transient(pvesim):
+    pvesim.fault(path='^/access/ticket$', method='POST', kind='status', status=503, message='proxy busy', count=None)
+    client = password_client(pvesim)
+    with pytest.raises(PVEError) as err:
+        client.get('/version')
+    assert err.value.kind == 'http' and err.value.reason == 'transient' and err.value.status == 503
+    assert 'POST /access/ticket' in str(err.value) and 'proxy busy' in str(err.value)
+    assert 'check api_user' not in str(err.value) and 'authentication failed' not in str(err.value)
+    assert len(calls_to(pvesim, '/access/ticket', 'POST')) == client.read_attempts
+    assert calls_to(pvesim, '/version') == []
+
+
+def test_old_ticket_is_renewed_with_itself(pvesim):
+    client = password_client(pvesim)
+    client.get('/version')
+    client.session.auth.birth_time -= client.session.auth.renew_age
+    create_vm(client, vmid=102)
+    tickets = calls_to(pvesim, '/access/ticket', 'POST')
+    assert len(tickets) == 2 and tickets[1]['params']['password'] == '**********'
+    assert client.get('/nodes/pve1/qemu/102/config')['digest']
+
+
 # -- TLS --------------------------------------------------------------------------------------
 
 

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/env.sh"
 
 ALL_CHECKS=(sanity units demo pvesim integration ansible-lint yamllint changelog molecule build
-            sanity-oldest integration-oldest)
+            ee sanity-oldest integration-oldest)
 
 check_sanity() { (cd "$COLL" && ansible-test sanity --python 3.12 --color no --exclude simulator/); }
 check_units() { (cd "$COLL" && ansible-test units --local --python 3.12 --color no); }
@@ -37,6 +37,33 @@ check_docs() {
       echo "ansible-doc -t $type $plugin: ok"
     done
   done
+}
+# ee: ansible-builder writes the build context of docs/awx/execution-environment.yml (no container engine
+# needed), and what it introspects from the installed collection is requirements.txt, whose lower bounds
+# requirements-oldest.txt pins exactly (so the oldest-pair job tests the bounds an EE may resolve to).
+check_ee() {
+  local ee=$WORK/ee
+  rm -rf "$ee" && mkdir -p "$ee"
+  ansible-builder create -f "$COLL/docs/awx/execution-environment.yml" -c "$ee/context" >/dev/null &&
+  grep -q 'name: pve.cloud' "$ee/context/_build/requirements.yml" &&
+  (cd "$COLL" && ansible-galaxy collection build --output-path "$ee" >/dev/null) &&
+  ansible-galaxy collection install --force -p "$ee/installed" "$ee/$NS-$NAME-"*.tar.gz >/dev/null &&
+  ansible-builder introspect --sanitize --write-pip "$ee/pip.txt" "$ee/installed" >/dev/null &&
+  python - "$ee/pip.txt" "$ROOT/requirements.txt" "$ROOT/requirements-oldest.txt" <<'PY'
+import re, sys
+from packaging.version import Version
+def reqs(path):
+    return [line.split('#')[0].strip() for line in open(path) if line.split('#')[0].strip()]
+introspected, declared, oldest = (reqs(p) for p in sys.argv[1:])
+if introspected != declared:
+    sys.exit('ansible-builder introspects %s, requirements.txt says %s' % (introspected, declared))
+pins = dict(line.split('==') for line in oldest if '==' in line)
+for req in declared:
+    name, low = re.match(r'([A-Za-z0-9_.-]+)>=([0-9.]+)', req).groups()
+    if name not in pins or Version(pins[name]) != Version(low):
+        sys.exit('requirements-oldest.txt pins %s==%s, the lower bound is %s' % (name, pins.get(name), low))
+    print('%s: lower bound %s pinned in requirements-oldest.txt' % (req, low))
+PY
 }
 check_sanity-oldest() {
   setup_oldest_venv

@@ -11,7 +11,8 @@ from .. import propstring
 from .access import Access
 from .clock import Clock
 from .errors import PVEError
-from .guests import Guest, GuestOps
+from .guests import Guest, GuestOps, schema_typed
+from .lxc import LxcOps
 from .tasks import TaskManager
 
 GiB = 1024 ** 3
@@ -48,7 +49,7 @@ class Storage:
         return self.type in ("dir", "nfs", "cifs", "glusterfs", "cephfs", "btrfs")
 
 
-class Cluster(GuestOps):
+class Cluster(LxcOps, GuestOps):
     def __init__(self, nodes=3, time_scale=0.0, with_shared=True, seed=None):
         self.lock = threading.RLock()
         self.clock = Clock(time_scale)
@@ -264,7 +265,7 @@ class Cluster(GuestOps):
     @staticmethod
     def _basename(volid):
         name = volid.split(":", 1)[1].rsplit("/", 1)[-1]
-        for ext in (".qcow2", ".raw", ".vmdk"):
+        for ext in (".qcow2", ".raw", ".vmdk", ".subvol"):
             if name.endswith(ext):
                 return name[:-len(ext)]
         return name
@@ -281,7 +282,8 @@ class Cluster(GuestOps):
             return ("%s:%s/%s.%s" % (sid, vmid, name, fmt or "qcow2")) if st.is_file else "%s:%s" % (sid, name)
         for n in range(0, 1000):
             name = "%s-%s-disk-%d" % (prefix, vmid, n)
-            if self._name_taken(scope, sid, name) or self._name_taken(scope, sid, "base-%s-disk-%d" % (vmid, n)):
+            # pve-storage find_free_diskname: the disk number is free only if no vm-/base-/subvol-/basevol- uses it
+            if any(self._name_taken(scope, sid, "%s-%s-disk-%d" % (p, vmid, n)) for p in ("vm", "base", "subvol", "basevol")):
                 continue
             if st.is_file:
                 return "%s:%s/%s.%s" % (sid, vmid, name, fmt or "qcow2")
@@ -359,6 +361,7 @@ class Cluster(GuestOps):
                 if gd.get("node") and gd["node"] not in node_names:
                     raise PVEError("scenario guest %s is on unknown node '%s' (nodes: %s)"
                                    % (gd.get("vmid"), gd["node"], ", ".join(sorted(node_names))))
+                schema_typed(gd.get("type", "qemu"), gd.get("vmid"), gd.get("config") or {})
             if sc.get("nodes"):
                 self.nodes_count = len(sc["nodes"])
             self.reset()

@@ -88,6 +88,47 @@ def test_missing_or_contradictory_auth_says_what_to_set(pvesim, options, words):
         assert word in str(err.value)
 
 
+@pytest.mark.parametrize('host, port, expected', [
+    ('https://{h}:{p}', 8006, None),
+    ('https://{h}:{p}/', None, None),
+    ('https://{h}:{p}/api2/json', 8006, None),
+    ('{h}:{p}', 8006, None),
+    ('{h}', '{p}', None),
+])
+def test_api_host_may_be_a_url(pvesim, host, port, expected):
+    client = connect(pvesim, api_host=host.format(h=pvesim.host, p=pvesim.port),
+                     api_port=pvesim.port if port == '{p}' else port)
+    assert client.base_url == 'https://%s:%s/api2/json' % (pvesim.host, pvesim.port)
+    assert client.get('/version')['release']
+
+
+@pytest.mark.parametrize('options, param, words', [
+    (dict(api_host='https://pve1:8443', api_port=9000), 'api_port', ['9000', '8443', 'api_host']),
+    (dict(api_host='http://pve1:8006'), 'api_host', ['https only']),
+    (dict(api_host='https://pve1:8006/ui'), 'api_host', ['https://HOST[:PORT]']),
+    (dict(api_host='https://pve1:99999'), 'api_host', ['1..65535']),
+    (dict(api_host=''), 'api_host', ['required']),
+    (dict(api_host='pve 1'), 'api_host', ['host name']),
+    (dict(api_port=0), 'api_port', ['1..65535']),
+    (dict(api_port=70000), 'api_port', ['1..65535']),
+    (dict(api_timeout=0), 'api_timeout', ['more than 0']),
+    (dict(api_timeout=-5), 'api_timeout', ['more than 0']),
+    (dict(api_token_id='root@pam!'), 'api_token_id', ['empty token name', 'user@realm!tokenname']),
+    (dict(api_token_id='!ci'), 'api_token_id', ['empty user']),
+    (dict(api_token_id='root!ci'), 'api_token_id', ['user@realm']),
+    (dict(api_token_id=None, api_token_secret=None, api_user='root', api_password='x'), 'api_user', ['root@pam']),
+])
+def test_bad_connection_options_are_refused_before_any_call(pvesim, options, param, words):
+    before = pvesim.counters()
+    with pytest.raises(PVEError) as err:
+        connect(pvesim, **options)
+    assert err.value.kind == 'config' and err.value.param == param
+    assert str(err.value).startswith(param)
+    for word in words:
+        assert word in str(err.value)
+    assert pvesim.counters() == before
+
+
 def test_wrong_password_names_the_user(pvesim):
     client = password_client(pvesim, api_password='wrong')
     with pytest.raises(PVEError) as err:

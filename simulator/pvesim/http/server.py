@@ -200,21 +200,18 @@ class App:
 
     def _api(self, method, api_path, raw_api, query, headers, body):
         faults = self.faults.match_http(method, api_path) if self.faults.items else []
-        action = None
+        action = after = None
         for f in faults:
             if f["kind"] == "latency":
                 time.sleep(float(f.get("ms", 1000)) / 1000.0)
             elif f["kind"] == "reset":
                 return Response(status=0, reason="", action="reset"), {}, None
             elif f["kind"] == "status":
-                st = int(f.get("status", 500))
-                msg = f.get("message") or {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-                                           595: "Connection timed out"}.get(st, "Internal Server Error")
-                if f.get("html"):
-                    html = ("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>"
-                            "\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n" % (st, msg, st, msg))
-                    return Response(st, msg, html.encode(), ctype="text/html"), {}, None
-                return error(st, msg), {}, None
+                if f.get("after"):
+                    # a proxy that gave up waiting while the node carried the call out
+                    after = f
+                    continue
+                return status_fault(f), {}, None
             elif f["kind"] == "lost_response":
                 action = "lost"
         if method in ("GET", "DELETE") and body:
@@ -284,6 +281,8 @@ class App:
             resp = ok(result.data, **result.extra)
         else:
             resp = ok(result)
+        if after is not None:
+            resp = status_fault(after)
         resp.action = action
         return resp, params, ident
 
@@ -310,6 +309,17 @@ class App:
             params.update(parse_qs(query))
         params.pop("_dc", None)
         return params
+
+
+def status_fault(f):
+    st = int(f.get("status", 500))
+    msg = f.get("message") or {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+                               595: "Connection timed out"}.get(st, "Internal Server Error")
+    if f.get("html"):
+        html = ("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>"
+                "\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n" % (st, msg, st, msg))
+        return Response(st, msg, html.encode(), ctype="text/html")
+    return error(st, msg)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -502,8 +502,10 @@ class PVEGuestModule(PVEModule):
         except ValueError:
             found = self.find(name=source, param='clone')
         if found is None:
-            raise InputError('clone', "clone source '%s' does not exist in the cluster: check the name or VMID of the "
-                                      "template" % source)
+            # /cluster/resources lists only the guests the caller has VM.Audit on
+            raise InputError('clone', "clone source '%s' does not exist in the cluster or is not visible: check the name "
+                                      "or VMID of the template, or grant VM.Audit on it (its /vms/VMID or its pool)"
+                             % source)
         return found
 
     def check_clone_storage(self, source, node):

@@ -15,12 +15,6 @@ description:
     node, pool, tags, status, templates) are applied to that one answer.
   - On request it adds each container's config (a call per container) and the global addresses of each running
     one from its C(/interfaces) (a call per running container).
-author:
-  - pve.cloud developers (@pve-cloud)
-extends_documentation_fragment:
-  - pve.cloud.api
-  - pve.cloud.api.actiongroups
-  - pve.cloud.guest.info
 attributes:
   check_mode:
     description: Reads only, so check mode changes nothing.
@@ -28,6 +22,12 @@ attributes:
   diff_mode:
     description: Has no diff.
     support: none
+extends_documentation_fragment:
+  - pve.cloud.guest.info
+  - pve.cloud.api
+  - pve.cloud.api.actiongroups
+author:
+  - pve.cloud developers (@pve-cloud)
 options:
   status:
     description: Only running, or only stopped, containers.

@@ -13,9 +13,8 @@ options:
   api_host:
     description:
       - Name or address of a Proxmox VE node that serves the API (any node of the cluster).
-      - If not set, the value of the E(PROXMOX_HOST) environment variable is used.
+      - If not set, the value of the E(PROXMOX_HOST) environment variable is used. One of the two is required.
     type: str
-    required: true
   api_port:
     description:
       - Port of the API.

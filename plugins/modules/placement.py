@@ -116,6 +116,7 @@ notes:
     C(image) when more than one version exists and a guest must be cloned from it.
 seealso:
   - module: pve.cloud.qemu
+  - module: pve.cloud.qemu_info
 '''
 
 EXAMPLES = r'''

@@ -4,9 +4,7 @@
 source "$(dirname "$0")/env.sh"
 
 ALL_CHECKS=(sanity units demo pvesim integration ansible-lint yamllint changelog molecule build
-            ee tarball sanity-oldest integration-oldest)
-# doc-lint (antsibull-docs lint-collection-docs) joins ALL_CHECKS once every plugin has docs (the filter
-# plugins of the roles have none yet) and the roles' docs name only modules that exist.
+            ee doc-lint tarball sanity-oldest integration-oldest)
 
 check_sanity() { (cd "$COLL" && ansible-test sanity --python 3.12 --color no --exclude simulator/); }
 check_units() { (cd "$COLL" && ansible-test units --local --python 3.12 --color no); }
@@ -81,6 +79,7 @@ check_doc-lint() {
   echo "antsibull-docs lint-collection-docs: clean" &&
   python - "$COLL" <<'PY'
 import glob, os, sys, yaml
+from ansible.parsing.plugin_docs import read_docstring
 root = sys.argv[1]
 modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(root, 'plugins/modules/*.py'))
                  if not p.endswith('__init__.py'))
@@ -88,8 +87,7 @@ group = sorted(yaml.safe_load(open(os.path.join(root, 'meta/runtime.yml')))['act
 if group != modules:
     sys.exit('meta/runtime.yml action group proxmox is %s, the modules are %s' % (group, modules))
 for module in modules:
-    doc = yaml.safe_load(open(os.path.join(root, 'plugins/modules/%s.py' % module)).read()
-                         .split("DOCUMENTATION = r)[1].split(")[0])
+    doc = read_docstring(os.path.join(root, 'plugins/modules/%s.py' % module))['doc']
     if 'pve.cloud.api.actiongroups' not in doc.get('extends_documentation_fragment', []):
         sys.exit('%s: its docs do not say it is in group/pve.cloud.proxmox (pve.cloud.api.actiongroups)' % module)
 print('action group pve.cloud.proxmox: every module (%s)' % ', '.join(modules))

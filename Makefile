@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
-CHECKS := sanity units pvesim integration ansible-lint yamllint changelog molecule build sanity-oldest integration-oldest
-.PHONY: demo test $(CHECKS) venv bench clean
+CHECKS := sanity units pvesim integration ansible-lint yamllint changelog molecule build ee doc-lint tarball \
+          sanity-oldest integration-oldest
+.PHONY: demo test $(CHECKS) venv bench clean docs release
 
 demo:  ## start pvesim (3 nodes) and provision the demo fleet
 	bash playbooks/demo/run.sh
@@ -12,11 +13,17 @@ test:  ## every check, in order, stopping at the first failure
 $(CHECKS):
 	bash .ci/checks.sh $@
 
+docs:  ## the collection's HTML docs (antsibull-docs, Sphinx) in .work/docs/html
+	bash .ci/checks.sh docs-html
+
+release:  ## dist/: CHANGELOG.md, CHANGELOG.rst and the checked tarball for galaxy.yml's version (repo unchanged)
+	bash .ci/checks.sh release
+
 venv:
 	source .ci/env.sh && setup_venv
 
-bench:  ## benchmarks (not tests): pvesim throughput, inventory wall time and API calls
-	source .ci/env.sh && setup_venv && python simulator/bench/bench.py && bash benchmarks/inventory.sh
+bench:  ## benchmarks (not tests): pvesim throughput; pve.cloud next to community.proxmox 2.0.0 on pvesim
+	bash benchmarks/bench.sh $(BENCH_ARGS)
 
 clean:
 	rm -rf .work tests/output .ansible collections dist

@@ -13,12 +13,14 @@ options:
   api_host:
     description:
       - Name or address of a Proxmox VE node that serves the API (any node of the cluster).
+      - May also be a URL, C(https://pve1.example.com:8006); its port is then used, and an O(api_port) other than
+        the default that disagrees with it is an error.
       - If not set, the value of the E(PROXMOX_HOST) environment variable is used.
     type: str
     required: true
   api_port:
     description:
-      - Port of the API.
+      - Port of the API, 1 to 65535.
       - If not set, the value of the E(PROXMOX_PORT) environment variable is used.
     type: int
     default: 8006
@@ -64,7 +66,8 @@ options:
     type: path
   api_timeout:
     description:
-      - Seconds to wait for the answer to one HTTP request (not for a task; tasks have their own timeouts).
+      - Seconds to wait for the answer to one HTTP request (not for a task; tasks have their own timeouts); more
+        than 0.
       - If not set, the value of the E(PROXMOX_API_TIMEOUT) environment variable is used.
     type: int
     default: 30

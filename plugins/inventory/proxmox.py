@@ -18,19 +18,24 @@ description:
   - Every connection option also reads the E(PROXMOX_*) environment variable the pve.cloud modules read, so an AWX or
     AAP inventory source needs no credentials in the file (AWX passes no extra vars to inventory syncs, only
     environment variables from credentials).
-  - Facts, all under O(facts_prefix) (V(proxmox_) by default); C(vmid), C(name), C(node), C(type) (also as
-    C(vmtype), the name community.proxmox uses), C(status), C(tags) (a list, also as C(tags_parsed)), C(pool),
-    C(template) (bool), C(lock), C(hastate), C(cpus), C(maxmem) and C(maxdisk) (bytes). C(pool), C(lock) and C(hastate) are
-    an empty string for a guest outside any pool, not locked, or not HA-managed.
+  - Facts from the cluster listing, all under O(facts_prefix) (V(proxmox_) by default); C(vmid), C(name), C(node),
+    C(type) (also as C(vmtype), the name community.proxmox uses), C(status), C(tags) (a list, also as C(tags_parsed)),
+    C(pool), C(template) (bool), C(lock), C(hastate), C(cpus), C(maxmem) and C(maxdisk) (bytes). C(pool), C(lock) and
+    C(hastate) are an empty string for a guest outside any pool, not locked, or not HA-managed.
+  - All of them can be used in O(compose), O(groups), O(keyed_groups), O(filters) and O(hostname); only those named in
+    O(host_facts) (by default C(vmid), C(node), C(type), C(status), C(tags) and C(pool)) become host variables
+    that plays see; the name is the host's C(inventory_hostname) already. Every host variable costs memory and time for
+    every guest (about 0.5 to 1 kB each in C(ansible-inventory --list)), which adds up at 10,000 guests.
   - With O(want_config), every key of the guest's configuration as C(<prefix><key>); property strings whose every
     part is C(key=value) become dictionaries (C(proxmox_net0.bridge), C(proxmox_ipconfig0.ip)) and disks keep the
     volume under C(disk_image), as community.proxmox does. Configuration keys that repeat a fact above
     (C(name), C(tags), C(template), C(lock)) do not replace it; C(digest) is left out.
   - With O(want_addresses), C(ansible_host), the source it came from as C(<prefix>address_source), and the
     interfaces that were read as C(<prefix>agent_interfaces) (QEMU guest agent) and C(<prefix>lxc_interfaces).
-  - Groups, all under O(group_prefix) (V(proxmox_) by default); C(all_qemu), C(all_lxc), C(all_running),
-    C(all_stopped) (one C(all_<status>) per status), C(all_templates) (only with O(include_templates)),
-    C(<node>) with children C(<node>_qemu) and C(<node>_lxc), C(pool_<pool>) and C(tag_<tag>). Names are lowercased
+  - Groups, all under O(group_prefix) (V(proxmox_) by default), each kind only when O(group_by) names it (all do by
+    default); C(all_qemu), C(all_lxc) (V(type)), C(all_running), C(all_stopped) (one C(all_<status>) per status,
+    V(status)), C(<node>) with children C(<node>_qemu) and C(<node>_lxc) (V(node)), C(pool_<pool>) (V(pool)) and
+    C(tag_<tag>) (V(tag)); C(all_templates) only with O(include_templates). Names are lowercased
     and every character other than a letter, digit or underscore becomes C(_) (C(pve-1) gives C(proxmox_pve_1_qemu),
     the nested pool C(prod/web) gives C(proxmox_pool_prod_web)). Templates are only in C(all_templates) (and in the
     groups of O(groups) and O(keyed_groups)), so that plays on the other groups never touch them.
@@ -164,13 +169,36 @@ options:
     description:
       - How hosts are named. V(name) (the guest name), V(vmid), or a Jinja2 template such as
         V({{ name }}.{{ node }}.example.com).
-      - The template sees the fields of C(/cluster/resources) (C(name), C(vmid), C(node), C(type), C(status),
-        C(tags), C(pool), ...) and the facts.
+      - The template sees these fields of C(/cluster/resources) - C(id), C(vmid), C(name), C(node), C(type),
+        C(status), C(tags) (a list), C(pool), C(template), C(lock), C(hastate), C(maxcpu), C(maxmem), C(maxdisk) - and
+        every fact.
       - Two guests that end up with the same name are both kept; the one with the higher VMID is named
         C(<name>_<vmid>) and a warning says so. A VM without a name (PVE lists it as C(VM 100)) is named
         C(VM100).
     type: str
     default: name
+  host_facts:
+    description:
+      - Which facts from the cluster listing become host variables (with O(facts_prefix)); V(all) for every one.
+      - Whatever this says, all of them are available to O(compose), O(groups), O(keyed_groups), O(filters) and
+        O(hostname), so C(keyed_groups) on C(proxmox_vmtype) or C(groups) on C(proxmox_maxmem) work without them.
+      - The configuration facts of O(want_config) and the address facts of O(want_addresses) are host variables
+        whenever those options are on.
+    type: list
+    elements: str
+    choices: [all, vmid, name, node, type, vmtype, status, tags, tags_parsed, pool, template, lock, hastate, cpus, maxmem,
+              maxdisk]
+    default: [vmid, node, type, status, tags, pool]
+  group_by:
+    description:
+      - Which kinds of groups are made; see the description for their names. V(type) gives C(all_qemu) and C(all_lxc),
+        V(status) C(all_<status>), V(node) C(<node>), C(<node>_qemu) and C(<node>_lxc), V(pool) C(pool_<pool>), V(tag)
+        C(tag_<tag>). An empty list makes none (besides C(all_templates) with O(include_templates)), for example when
+        O(keyed_groups) make the groups you want.
+    type: list
+    elements: str
+    choices: [type, status, node, pool, tag]
+    default: [type, status, node, pool, tag]
   facts_prefix:
     description: Prefix of the facts' names.
     type: str
@@ -338,11 +366,12 @@ from ansible_collections.pve.cloud.plugins.module_utils.propstring import split_
 
 try:
     # ansible-core 2.19+ never templates data that was not marked as trusted: API data needs no wrapping.
-    from ansible.template import trust_as_template  # noqa: F401 pylint: disable=unused-import
+    from ansible.template import trust_as_template
     wrap_var = None
 except ImportError:
     # before 2.19 a string with {{ }} from a guest's description would be templated: mark API data unsafe.
     from ansible.utils.unsafe_proxy import wrap_var
+    trust_as_template = None
 
 display = Display()
 
@@ -354,6 +383,13 @@ WHITESPACE = re.compile(r'\s+')
 DNS_NAME = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$')
 UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9_]')
 PATTERN_OPTIONS = ('nodes', 'pools', 'tags', 'exclude_tags', 'names', 'exclude_names')
+# The /cluster/resources fields the plugin uses; the rest (usage counters) is dropped before caching.
+RESOURCE_FIELDS = ('id', 'vmid', 'name', 'node', 'type', 'status', 'tags', 'pool', 'template', 'lock', 'hastate',
+                   'maxcpu', 'maxmem', 'maxdisk')
+RESOURCE_FACTS = ('vmid', 'name', 'node', 'type', 'vmtype', 'status', 'tags', 'tags_parsed', 'pool', 'template', 'lock',
+                  'hastate', 'cpus', 'maxmem', 'maxdisk')
+# Host variables whose values repeat across guests (node, status, sizes...) are stored once and shared; these never do.
+UNIQUE_FACTS = frozenset(('vmid', 'name'))
 # The aliases in DOCUMENTATION (Ansible accepts them; only the unknown-option warning needs the list).
 OPTION_ALIASES = ('user', 'password', 'token_id', 'token_secret', 'want_facts', 'facts_concurrency')
 
@@ -479,6 +515,28 @@ def resource_facts(resource):
     )
 
 
+def untrusted(value):
+    """API data as a host variable: never templated (before 2.19 that takes wrap_var; from 2.19 on it is the default)."""
+    return wrap_var(value) if wrap_var else value
+
+
+def identifier(value):
+    """A name PVE validates (node, status, pool, tag...) as a host variable value.
+
+    Without a '{' a string cannot hold a Jinja2 expression, so templating it is a no-op and it needs no protection:
+    marked trusted (2.19+) or left plain (before), ansible-inventory prints it as a string instead of as an
+    {"__ansible_unsafe": ...} mapping, which makes the output of a large cluster about 40% smaller and faster to write.
+    Anything with a '{' stays untrusted.
+    """
+    if isinstance(value, list):
+        return [identifier(v) for v in value]
+    if not isinstance(value, str):
+        return value
+    if '{' in value:
+        return untrusted(value)
+    return trust_as_template(value) if trust_as_template else value
+
+
 def split_url(url):
     """(host, port) of an https URL such as https://pve1:8006 or pve1:8006/api2/json."""
     text = url.strip()
@@ -583,6 +641,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
         self._prefix = self.get_option('facts_prefix') or ''
         self._group_prefix = self.get_option('group_prefix') or ''
+        host_facts = self.get_option('host_facts')
+        self._host_facts = frozenset(RESOURCE_FACTS if 'all' in host_facts else host_facts)
+        self._group_by = frozenset(self.get_option('group_by'))
+        self._constructed = any(self.get_option(name) for name in ('compose', 'groups', 'keyed_groups'))
+        self._fact_names = {}
+        self._shared = {}
         self._want_config = self.get_option('want_config')
         self._want_addresses = self.get_option('want_addresses')
         self._sources = self.get_option('ansible_host_sources') or []
@@ -626,8 +690,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 resources = client.get('/cluster/resources', type='vm') or []
             except PVEError as err:
                 self._fail(client, err)
-            guests = sorted((r for r in resources if r.get('type') in ('qemu', 'lxc') and r.get('vmid') is not None),
+            guests = sorted((dict((k, r[k]) for k in RESOURCE_FIELDS if k in r) for r in resources
+                             if r.get('type') in ('qemu', 'lxc') and r.get('vmid') is not None),
                             key=lambda r: int(r['vmid']))
+            del resources
             guests = [g for g in guests if self._wanted(g)]
             details = {}
             if guests and (self._needs_config or self._want_addresses):
@@ -733,13 +799,22 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     # -- building the inventory -------------------------------------------------------------------
 
     def _fact(self, name):
-        return '%s%s' % (self._prefix, re.sub(r'[^A-Za-z0-9_]', '_', name.lower()))
+        # one string per fact name, not one per guest and fact
+        try:
+            return self._fact_names[name]
+        except KeyError:
+            fact = self._fact_names[name] = '%s%s' % (self._prefix, re.sub(r'[^A-Za-z0-9_]', '_', name.lower()))
+            return fact
 
     def _group(self, name):
         return sanitize_group_name('%s%s' % (self._group_prefix, name))
 
     def _populate(self, data):
-        base_groups = ['all_qemu', 'all_lxc', 'all_running', 'all_stopped']
+        base_groups = []
+        if 'type' in self._group_by:
+            base_groups += ['all_qemu', 'all_lxc']
+        if 'status' in self._group_by:
+            base_groups += ['all_running', 'all_stopped']
         if self.get_option('include_templates'):
             base_groups.append('all_templates')
         for name in base_groups:
@@ -751,43 +826,53 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         for guest in data.get('guests') or []:
             info = details.get('%s/%s' % (guest['type'], guest['vmid'])) or {}
             facts, hostvars = self._host_vars(guest, info)
-            if not self._passes_filters(guest, hostvars, warned):
+            if not self._passes_filters(guest, facts, warned):
                 continue
             name, duplicate = self._host_name(guest, facts, used)
             if name is None:
                 continue
             if duplicate and hostvars.get(self._fact('address_source')) == 'name':
                 # its DNS name is the other guest's
-                hostvars.pop('ansible_host', None)
-                hostvars.pop(self._fact('address_source'), None)
+                for variables in (facts, hostvars):
+                    variables.pop('ansible_host', None)
+                    variables.pop(self._fact('address_source'), None)
             if info.get('error'):
                 display.warning('pve.cloud.proxmox: %s (%s %s): only cluster facts: %s'
                                 % (name, guest['type'], guest['vmid'], info['error']))
-            self._add_host(name, guest, hostvars)
+            self._add_host(name, guest, facts, hostvars)
 
     def _host_vars(self, guest, info):
-        facts = dict((self._fact(k), v) for k, v in resource_facts(guest).items())
+        """(every fact, for templating; the host variables, the part of them that host_facts asks for)."""
+        facts, hostvars = {}, {}
+        for key, value in resource_facts(guest).items():
+            fact = self._fact(key)
+            facts[fact] = value
+            if key in self._host_facts:
+                hostvars[fact] = identifier(value)
         if self._want_config and info.get('config'):
             taken = set(facts)
             for key, value in info['config'].items():
                 fact = self._fact(key)
                 if key != 'digest' and fact not in taken:
                     facts[fact] = config_value(key, value)
+                    hostvars[fact] = untrusted(facts[fact])
         if info.get('error'):
             facts[self._fact('facts_error')] = info['error']
-        hostvars = dict(facts)
+            hostvars[self._fact('facts_error')] = untrusted(info['error'])
         if self._want_addresses:
             for key in ('agent_interfaces', 'lxc_interfaces', 'address_source'):
                 if key in info:
-                    hostvars[self._fact(key)] = info[key]
+                    facts[self._fact(key)] = info[key]
+                    hostvars[self._fact(key)] = untrusted(info[key])
             if info.get('address'):
-                hostvars['ansible_host'] = info['address']
+                facts['ansible_host'] = info['address']
+                hostvars['ansible_host'] = untrusted(info['address'])
         return facts, hostvars
 
-    def _passes_filters(self, guest, hostvars, warned):
+    def _passes_filters(self, guest, facts, warned):
         for condition in self.get_option('filters'):
             try:
-                if not self._compose(condition, hostvars):
+                if not self._compose(condition, facts):
                     return False
             except Exception as err:  # pylint: disable=broad-except
                 message = 'pve.cloud.proxmox: filter %r failed for %s: %s' % (condition, guest.get('name'), err)
@@ -833,28 +918,67 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         used[name] = guest
         return name, False
 
-    def _add_host(self, name, guest, hostvars):
+    def _add_host(self, name, guest, facts, hostvars):
         inventory = self.inventory
         inventory.add_host(name)
-        for key, value in hostvars.items():
-            inventory.set_variable(name, key, wrap_var(value) if wrap_var else value)
+        self._set_host_vars(name, hostvars)
 
         if bool(int(guest.get('template') or 0)):
             inventory.add_child(self._group('all_templates'), name)
         else:
-            gtype, node = guest['type'], guest.get('node')
+            self._add_to_groups(name, guest, facts[self._fact('tags')])
+
+        if self._constructed:
+            # compose, groups and keyed_groups see every fact, host variables or not
+            variables = dict(facts)
+            variables.update(inventory.get_host(name).get_vars())
+            self._set_composite_vars(self.get_option('compose'), variables, name, strict=self._strict)
+            self._add_host_to_composed_groups(self.get_option('groups'), variables, name, strict=self._strict)
+            self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, name, strict=self._strict)
+
+    def _set_host_vars(self, name, hostvars):
+        """Set the host variables, sharing one stored object per repeated value (node, status, a tag...).
+
+        ansible-core 2.19+ copies and tags every value it is given, about a quarter of a kilobyte per host variable
+        and guest, except a value it already holds: those are stored as they are.
+        """
+        inventory = self.inventory
+        stored = None
+        for key, value in hostvars.items():
+            share = key[len(self._prefix):] not in UNIQUE_FACTS
+            if share and isinstance(value, (str, int)):
+                cached = self._shared.get((key, type(value), value))
+                if cached is not None:
+                    inventory.set_variable(name, key, cached)
+                    continue
+            elif share and isinstance(value, list):
+                value = [self._shared.get((key, type(item), item), item) if isinstance(item, (str, int)) else item
+                         for item in value]
+            inventory.set_variable(name, key, value)
+            if share:
+                stored = stored or inventory.get_host(name).vars
+                if isinstance(value, list):
+                    for item in stored[key]:
+                        if isinstance(item, (str, int)):
+                            self._shared.setdefault((key, type(item), item), item)
+                elif isinstance(value, (str, int)):
+                    self._shared[(key, type(value), value)] = stored[key]
+
+    def _add_to_groups(self, name, guest, tags):
+        inventory = self.inventory
+        group_by = self._group_by
+        gtype, node = guest['type'], guest.get('node')
+        if 'type' in group_by:
             inventory.add_child(self._group('all_%s' % gtype), name)
+        if 'status' in group_by:
             inventory.add_child(inventory.add_group(self._group('all_%s' % guest.get('status'))), name)
+        if 'node' in group_by:
             node_group = inventory.add_group(self._group(node))
             typed_group = inventory.add_group(self._group('%s_%s' % (node, gtype)))
             inventory.add_child(node_group, typed_group)
             inventory.add_child(typed_group, name)
-            if guest.get('pool'):
-                inventory.add_child(inventory.add_group(self._group('pool_%s' % guest['pool'])), name)
-            for tag in hostvars[self._fact('tags')]:
+        if 'pool' in group_by and guest.get('pool'):
+            inventory.add_child(inventory.add_group(self._group('pool_%s' % guest['pool'])), name)
+        if 'tag' in group_by:
+            for tag in tags:
                 inventory.add_child(inventory.add_group(self._group('tag_%s' % tag)), name)
-
-        variables = inventory.get_host(name).get_vars()
-        self._set_composite_vars(self.get_option('compose'), variables, name, strict=self._strict)
-        self._add_host_to_composed_groups(self.get_option('groups'), variables, name, strict=self._strict)
-        self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, name, strict=self._strict)

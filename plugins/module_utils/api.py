@@ -12,11 +12,13 @@ here and nowhere else.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import re
 import threading
 import time
 import traceback
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
@@ -34,8 +36,7 @@ PROXMOXER_IMPORT_ERROR = None
 HAS_PROXMOXER = False
 if HAS_REQUESTS:
     try:
-        from proxmoxer.backends.https import ProxmoxHTTPAuth, ProxmoxHTTPApiTokenAuth, ProxmoxHttpSession
-        from proxmoxer.core import AuthenticationError
+        from proxmoxer.backends.https import ProxmoxHTTPAuthBase, ProxmoxHTTPApiTokenAuth, ProxmoxHttpSession
         HAS_PROXMOXER = True
     except ImportError:
         PROXMOXER_IMPORT_ERROR = traceback.format_exc()
@@ -58,6 +59,7 @@ def api_argument_spec():
 
 
 API_OPTION_NAMES = tuple(api_argument_spec())
+DEFAULT_PORT = 8006
 
 # Statuses a proxy or a busy pveproxy returns while the cluster itself is fine (595/596: pveproxy
 # could not reach the node it proxies to).
@@ -191,18 +193,89 @@ def redact(params):
     return dict((k, '********' if k in REDACTED_KEYS else v) for k, v in (params or {}).items())
 
 
+def config_error(param, message):
+    """A PVEError for a bad connection option: `param` names it (modules return it next to msg)."""
+    err = PVEError('%s: %s' % (param, message) if not message.startswith(param) else message, kind='config')
+    err.param = param
+    return err
+
+
 def split_token_id(token_id, api_user):
     """Accept both `tokenid` (with api_user) and `user@realm!tokenid`; return (user, tokenid)."""
     if '!' in token_id:
         user, _sep, name = token_id.partition('!')
+        if not user or not name:
+            raise config_error('api_token_id', "'%s' has an empty %s: write it as user@realm!tokenname, for example "
+                                               "root@pam!ansible" % (token_id, 'token name' if user else 'user'))
         if api_user and api_user != user:
-            raise PVEError("api_token_id '%s' belongs to user '%s' but api_user is '%s': drop api_user or make them agree"
-                           % (token_id, user, api_user), kind='config')
-        return user, name
+            raise config_error('api_token_id', "api_token_id '%s' belongs to user '%s' but api_user is '%s': drop "
+                                               "api_user or make them agree" % (token_id, user, api_user))
+        return check_user(user, 'api_token_id'), name
     if not api_user:
-        raise PVEError("api_token_id '%s' has no user: set api_user (for example root@pam) or pass the full id "
-                       "'user@realm!%s'" % (token_id, token_id), kind='config')
-    return api_user, token_id
+        raise config_error('api_token_id', "api_token_id '%s' has no user: set api_user (for example root@pam) or pass "
+                                           "the full id 'user@realm!%s'" % (token_id, token_id))
+    return check_user(api_user), token_id
+
+
+def check_user(user, param='api_user'):
+    """A PVE userid is name@realm: refuse what PVE would answer with a bare 401."""
+    name, sep, realm = user.rpartition('@')
+    if not (name and sep and realm) or any(c.isspace() or c in ':!/' for c in user):
+        raise config_error(param, "user '%s' is not user@realm: write it like root@pam or ansible@pve" % user)
+    return user
+
+
+def split_api_host(api_host, api_port):
+    """(host, port) from api_host as a name, an address or a URL (https://pve1:8006/), and api_port.
+
+    The port of a URL wins over the default api_port; a different explicit api_port is an error.
+    """
+    text = str(api_host).strip()
+    if not text:
+        raise config_error('api_host', 'api_host is required: set it to the name or address of a cluster node '
+                                       '(or PROXMOX_HOST)')
+    if '://' not in text:
+        try:
+            ipaddress.ip_address(text.strip('[]'))
+            return text.strip('[]'), check_port(api_port)
+        except ValueError:
+            text = 'https://' + text
+    parts = urlsplit(text)
+    if parts.scheme.lower() != 'https':
+        raise config_error('api_host', "'%s': Proxmox VE serves its API over https only: use https://%s"
+                                       % (api_host, text.split('://', 1)[1]))
+    if parts.path.rstrip('/') not in ('', '/api2/json') or parts.query or parts.username:
+        raise config_error('api_host', "'%s' is not a host name, an address or https://HOST[:PORT]" % api_host)
+    try:
+        url_port = parts.port
+    except ValueError:
+        raise config_error('api_host', "'%s' has a port outside 1..65535" % api_host)
+    host = parts.hostname
+    if not host or any(c.isspace() for c in host):
+        raise config_error('api_host', "'%s' has no valid host name" % api_host)
+    if url_port is None:
+        return host, check_port(api_port)
+    if api_port not in (None, DEFAULT_PORT, url_port):
+        raise config_error('api_port', "api_port %s disagrees with the port %s in api_host '%s': drop one of them"
+                                       % (api_port, url_port, api_host))
+    return host, check_port(url_port, 'api_host')
+
+
+def check_port(port, param='api_port'):
+    if port is None:
+        return DEFAULT_PORT
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise config_error(param, '%s is not a TCP port: use 1..65535 (the API listens on 8006)' % (port,))
+    return port
+
+
+def check_timeout(timeout):
+    if timeout is None:
+        return 30
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise config_error('api_timeout', '%s: give the seconds to wait for one answer, more than 0 (default 30)'
+                                          % (timeout,))
+    return timeout
 
 
 class PVEClient(object):
@@ -221,15 +294,12 @@ class PVEClient(object):
             raise PVEError(missing_required_lib('requests'), kind='config')
         if not HAS_PROXMOXER:
             raise PVEError(missing_required_lib('proxmoxer'), kind='config')
-        if not api_host:
-            raise PVEError('api_host is required: set it to the name or address of a cluster node (or PROXMOX_HOST)',
-                           kind='config')
-        host = api_host
-        if ':' in host and not host.startswith('['):
+        host, port = split_api_host(api_host or '', api_port)
+        if ':' in host:
             host = '[%s]' % host
-        self.base_url = 'https://%s:%s/api2/json' % (host, api_port or 8006)
+        self.base_url = 'https://%s:%s/api2/json' % (host, port)
         self.verify = (ca_path or True) if validate_certs else False
-        self.timeout = api_timeout or 30
+        self.timeout = check_timeout(api_timeout)
         self._log = log
         self.calls = []
         # writes PVE accepted, or whose answer was lost (they may have been applied)
@@ -242,27 +312,27 @@ class PVEClient(object):
 
         has_token = bool(api_token_id or api_token_secret)
         if has_token and api_password:
-            raise PVEError('both api_password and api_token_id/api_token_secret are set: use one way to log in '
-                           '(API tokens are recommended for automation)', kind='config')
+            raise config_error('api_password', 'both api_password and api_token_id/api_token_secret are set: use one '
+                                               'way to log in (API tokens are recommended for automation)')
         if has_token:
             if not (api_token_id and api_token_secret):
                 missing = 'api_token_secret' if api_token_id else 'api_token_id'
-                raise PVEError('%s is missing: API token auth needs api_token_id and api_token_secret' % missing,
-                               kind='config')
+                raise config_error(missing, '%s is missing: API token auth needs api_token_id and api_token_secret'
+                                   % missing)
             self.user, self.token_name = split_token_id(api_token_id, api_user)
             self.identity = "API token '%s!%s'" % (self.user, self.token_name)
             self._credentials = dict(token_value=api_token_secret)
         elif api_password:
             if not api_user:
-                raise PVEError('api_user is required with api_password: set it to user@realm, for example root@pam',
-                               kind='config')
-            self.user, self.token_name = api_user, None
+                raise config_error('api_user', 'api_user is required with api_password: set it to user@realm, for '
+                                               'example root@pam')
+            self.user, self.token_name = check_user(api_user), None
             self.identity = "user '%s' (password)" % api_user
             self._credentials = dict(password=api_password, otp=api_otp)
         else:
-            raise PVEError('no credentials: set api_token_id and api_token_secret (PROXMOX_TOKEN_ID, '
-                           'PROXMOX_TOKEN_SECRET) or api_user and api_password (PROXMOX_USER, PROXMOX_PASSWORD)',
-                           kind='config')
+            raise config_error('api_token_id', 'no credentials: set api_token_id and api_token_secret '
+                                               '(PROXMOX_TOKEN_ID, PROXMOX_TOKEN_SECRET) or api_user and api_password '
+                                               '(PROXMOX_USER, PROXMOX_PASSWORD)')
 
     @classmethod
     def from_module(cls, module):
@@ -273,7 +343,8 @@ class PVEClient(object):
         try:
             return cls(log=log, **dict((k, module.params.get(k)) for k in API_OPTION_NAMES))
         except PVEError as err:
-            module.fail_json(msg=err.message, failure=err.to_dict())
+            extra = dict(param=err.param) if getattr(err, 'param', None) else {}
+            module.fail_json(msg=err.message, failure=err.to_dict(), **extra)
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -290,24 +361,62 @@ class PVEClient(object):
         if self.token_name:
             self._auth = ProxmoxHTTPApiTokenAuth(self.user, self.token_name, self._credentials['token_value'], **common)
         else:
-            started = time.monotonic()
-            try:
-                self._auth = ProxmoxHTTPAuth(self.user, self._credentials['password'], otp=self._credentials['otp'],
-                                             base_url=self.base_url, **common)
-            except AuthenticationError as err:
-                self._record('POST', '/access/ticket', 401, started)
-                raise PVEError('authentication failed for %s at %s: check api_user and api_password%s (%s)'
-                               % (self.identity, self.base_url, ' and api_otp' if self._credentials['otp'] else '', err),
-                               kind='auth', status=401, method='POST', path='/access/ticket')
-            except requests.exceptions.RequestException as err:
-                raise self._transport_error(err, 'POST', '/access/ticket')
-            self._record('POST', '/access/ticket', 200, started)
+            self._auth = _TicketAuth(self, **common)
+            self._auth.renew(self._credentials['password'], self._credentials['otp'])
         session = ProxmoxHttpSession()
         session.auth = self._auth
         session.headers['Accept'] = 'application/json'
         if self.pool_size > 10:
             session.mount('https://', requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size))
         self.session = session
+
+    def login(self, password, otp=None):
+        """POST /access/ticket (then the TOTP step when PVE asks for it); returns (ticket, CSRF token).
+
+        Only a 401 means wrong credentials; a proxy error or a dropped connection is retried like a read.
+        """
+        try:
+            data = self._with_read_retries(lambda: self._ticket_call(dict(username=self.user, password=password)))
+        except PVEError as err:
+            if err.reason == 'transient':
+                err.message = ('login of %s failed, the credentials were not checked: %s; Proxmox VE (or a proxy '
+                               'in front of it) is not answering, try again later' % (self.identity, err.message))
+            raise
+        if data.get('NeedTFA') is not None:
+            if not otp:
+                raise PVEError('%s needs a second factor: set api_otp (or use an API token)' % self.identity,
+                               kind='auth', status=401, method='POST', path='/access/ticket')
+            data = self._ticket_call(dict(username=self.user, password='totp:%s' % otp,
+                                          **{'tfa-challenge': data['ticket']}))
+        return data['ticket'], data['CSRFPreventionToken']
+
+    def _ticket_call(self, params):
+        started = time.monotonic()
+        try:
+            response = requests.post(self.base_url + '/access/ticket', data=params, verify=self.verify,
+                                     timeout=self.timeout)
+        except requests.exceptions.RequestException as err:
+            self._record('POST', '/access/ticket', 'ERR', started)
+            error = self._transport_error(err, 'POST', '/access/ticket')
+            error.maybe_applied = False  # a login changes nothing
+            raise error
+        self._record('POST', '/access/ticket', response.status_code, started)
+        if response.status_code == 401:
+            otp = ' and api_otp' if self._credentials.get('otp') else ''
+            reason = (response.reason or '').strip() or 'authentication failure'
+            raise PVEError('authentication failed for %s at %s: check api_user and api_password%s (POST '
+                           '/access/ticket: 401 %s)' % (self.identity, self.base_url, otp, reason),
+                           kind='auth', status=401, method='POST', path='/access/ticket')
+        if response.status_code != 200:
+            raise self._http_error(response, 'POST', '/access/ticket')
+        try:
+            data = response.json().get('data') or {}
+            if 'ticket' in data:
+                return data
+        except ValueError:
+            pass
+        raise PVEError('POST /access/ticket: the answer has no ticket (is %s a Proxmox VE API?)' % self.base_url,
+                       kind='http', status=200, method='POST', path='/access/ticket')
 
     def close(self):
         if self.session is not None:
@@ -335,13 +444,25 @@ class PVEClient(object):
         Writes are sent once: a write whose answer is lost raises PVEError(maybe_applied=True).
         """
         params = dict((k, _wire_value(v)) for k, v in (params or {}).items() if v is not None)
+        if method != 'GET':
+            return self._send(method, path, params, timeout)
+        return self._with_read_retries(lambda: self._send(method, path, params, timeout))
+
+    def _with_read_retries(self, call):
+        """call() until it succeeds, retrying connection errors, proxy errors and lock-file timeouts."""
         wait = Backoff(self.read_retry_budget, first=0.25, cap=4.0, factor=2, jitter=True)
         while True:
             try:
-                return self._send(method, path, params, timeout)
+                return call()
             except PVEError as err:
-                retry = method == 'GET' and err.kind in ('connection', 'http') and err.reason in ('transient', 'lock')
+                # a login inside the call retried on its own already
+                retry = (err.kind in ('connection', 'http') and err.reason in ('transient', 'lock')
+                         and not getattr(err, 'retried', False))
                 if not retry or wait.attempts + 1 >= self.read_attempts or not wait.sleep():
+                    if retry and wait.attempts:
+                        err.retried = True
+                        spent = self.read_retry_budget - max(0.0, wait.deadline - time.monotonic())
+                        err.message += ' (tried %d times in %.1fs)' % (wait.attempts + 1, spent)
                     raise
 
     def _send(self, method, path, params, timeout):
@@ -355,10 +476,8 @@ class PVEClient(object):
             kwargs['data'] = params
         started = time.monotonic()
         try:
+            # a ticket renewal that fails raises its own PVEError from here
             response = self.session.request(method, url, **kwargs)
-        except AuthenticationError as err:  # a ticket renewal failed
-            raise PVEError('authentication failed for %s: %s' % (self.identity, err), kind='auth', status=401,
-                           method=method, path=path)
         except requests.exceptions.RequestException as err:
             self._record(method, path, 'ERR', started)
             if method != 'GET':
@@ -482,6 +601,39 @@ class PVEClient(object):
         if parse_upid(answer) is None:
             return TaskResult(None, 'OK')
         return self.wait_task(answer, timeout=timeout, what=what or '%s %s' % (method, path))
+
+
+class _TicketAuth(ProxmoxHTTPAuthBase if HAS_PROXMOXER else object):
+    """Ticket (cookie) auth whose logins go through the client: PVE's answer is kept, transient ones retried."""
+
+    # PVE tickets live 2 h; renewing after one leaves room for long tasks
+    renew_age = 3600
+
+    def __init__(self, client, **kwargs):
+        super(_TicketAuth, self).__init__(**kwargs)
+        self.client = client
+        self.ticket = self.csrf = None
+        self.birth_time = 0.0
+
+    def renew(self, password=None, otp=None):
+        # an unexpired ticket is accepted as the password for a new one
+        self.ticket, self.csrf = self.client.login(password or self.ticket, otp)
+        self.birth_time = time.monotonic()
+
+    def get_cookies(self):
+        return requests.cookies.cookiejar_from_dict({'PVEAuthCookie': self.ticket})
+
+    def get_tokens(self):
+        return self.ticket, self.csrf
+
+    def __call__(self, req):
+        if time.monotonic() - self.birth_time >= self.renew_age:
+            self.renew()
+            req.headers.pop('Cookie', None)
+            req.prepare_cookies(self.get_cookies())
+        if req.method != 'GET':
+            req.headers['CSRFPreventionToken'] = self.csrf
+        return req
 
 
 def _wire_value(value):

@@ -120,8 +120,9 @@ class PVEModule(object):
         """Fail before any write when the pool does not exist."""
         pools = sorted(p.get('poolid') for p in self.client.get('/pools') or [] if p.get('poolid'))
         if pool not in pools:
-            raise InputError(param, "pool '%s' does not exist (pools: %s): create it first or fix the name"
-                             % (pool, ', '.join(pools) or 'none'))
+            # /pools lists only the pools the caller has Pool.Audit on
+            raise InputError(param, "pool '%s' does not exist or is not visible (pools: %s): create it, fix the name, "
+                             "or grant Pool.Audit on /pool/%s" % (pool, ', '.join(pools) or 'none', pool))
 
     def node_storages(self, node):
         """The storages usable on `node` as {storage: entry of GET /nodes/{node}/storage} (cached for the run)."""

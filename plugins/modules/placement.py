@@ -510,7 +510,7 @@ class Planner(object):
         if len(found) != 1:
             return ("clone source '%s' %s: check the name or VMID of the template"
                     % (clone, 'is ambiguous (VMIDs %s)' % ', '.join(str(e['vmid']) for e in found) if found
-                       else 'does not exist in the cluster'))
+                       else 'does not exist in the cluster or is not visible (grant VM.Audit on it)'))
         return found[0]
 
     def image(self, image):
@@ -552,7 +552,10 @@ class Planner(object):
         if not fits:
             free = ', '.join('%s %d MiB' % (n['node'], max(0, n['capacity'] - n['committed']) // MiB) for n in eligible)
             return self.fail(name, 'no online node has %d MiB of memory free for it (free: %s); add capacity, raise '
-                                   'memory_ratio or lower memory' % (memory // MiB, free or 'no eligible node'))
+                                   'memory_ratio or lower memory' % (memory // MiB, free or (
+                                       'no eligible node' if nodes else
+                                       # /cluster/resources lists only the nodes the caller has Sys.Audit on
+                                       'no node is visible: grant Sys.Audit on /nodes')))
         members = self.members.get(group['name'], {})
         return min(fits, key=lambda n: self.score(n, memory, cores, members if group.get('anti_affinity') else {}))['node']
 

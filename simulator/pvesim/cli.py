@@ -137,7 +137,7 @@ def start(state_dir, nodes=3, port=0, scenario=None, time_scale=0.0, guests=0, a
     server = Server(app, port, cert_path, key_path)
     real_port = server.server_address[1]
     info = {"url": "https://127.0.0.1:%d" % real_port, "host": "127.0.0.1", "port": real_port, "ca_path": ca_path,
-            "user": "root@pam", "password": "pvesim", "token_id": "root@pam!pvesim",
+            "user": "root@pam", "password": "pvesim", "token_id": "root@pam!pvesim", "token_name": "pvesim",
             "token_secret": cluster.root_token_secret}
     app.connection = info
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True, name="pvesim")
@@ -205,11 +205,24 @@ def _print_info(conn):
     except OSError:
         print("pvesim did not start (no %s)" % conn, file=sys.stderr)
         return
-    print("pvesim listening on %s" % info["url"])
-    print("CA certificate: %s" % info["ca_path"])
-    print("user: %s  password: %s" % (info["user"], info["password"]))
-    print("API token: %s=%s" % (info["token_id"], info["token_secret"]))
+    print(connection_text(info, conn))
     sys.stdout.flush()
+
+
+def connection_text(info, conn):
+    """The start banner: every credential on its own line, then ready-to-paste exports for pve.cloud."""
+    return "\n".join([
+        "pvesim listening on %s" % info["url"],
+        "CA certificate: %s" % info["ca_path"],
+        "user:           %s" % info["user"],
+        "password:       %s" % info["password"],
+        "token id:       %s" % info["token_id"],
+        "token secret:   %s" % info["token_secret"],
+        "(machine-readable: %s)" % conn,
+        "",
+        "export PROXMOX_HOST=%s PROXMOX_PORT=%s PROXMOX_CA_PATH=%s" % (info["host"], info["port"], info["ca_path"]),
+        "export PROXMOX_TOKEN_ID='%s' PROXMOX_TOKEN_SECRET=%s" % (info["token_id"], info["token_secret"]),
+    ])
 
 
 def _stop(args):

@@ -372,6 +372,8 @@ def size_to_bytes(text):
 
 
 def bytes_to_size(n):
+    if n == 0:
+        return "0T"  # PVE::JSONSchema::format_size: every unit divides 0, so it ends at the largest
     for unit, mult in (("T", 1024 ** 4), ("G", 1024 ** 3), ("M", 1024 ** 2), ("K", 1024)):
         if n >= mult and n % mult == 0:
             return "%d%s" % (n // mult, unit)

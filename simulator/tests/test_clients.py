@@ -111,7 +111,13 @@ def test_cli_detach_and_stop(tmp_path):
     assert "pvesim listening on https://127.0.0.1:" in out.stdout
     with open(os.path.join(state, "connection.json")) as fh:
         conn = json.load(fh)
-    assert set(conn) == {"url", "host", "port", "ca_path", "user", "password", "token_id", "token_secret"}
+    assert set(conn) == {"url", "host", "port", "ca_path", "user", "password", "token_id", "token_name",
+                         "token_secret"}
+    # the banner gives id and secret apart, and exports a shell can paste
+    assert "token id:       root@pam!pvesim\n" in out.stdout
+    assert "token secret:   %s\n" % conn["token_secret"] in out.stdout
+    assert "export PROXMOX_TOKEN_ID='root@pam!pvesim' PROXMOX_TOKEN_SECRET=%s" % conn["token_secret"] in out.stdout
+    assert "PROXMOX_PORT=%d " % conn["port"] in out.stdout
     assert conn["host"] == "127.0.0.1" and os.path.exists(os.path.join(state, "pvesim.pid"))
     r = requests.get(conn["url"] + "/api2/json/nodes", verify=conn["ca_path"],
                      headers={"Authorization": "PVEAPIToken=%s=%s" % (conn["token_id"], conn["token_secret"])})

@@ -55,6 +55,15 @@ def test_lost_response_commits(pvesim, api):
     assert r.status_code == 500 and "already exists" in r.reason
 
 
+def test_status_after_commits(pvesim, api):
+    pvesim.fault(path="^/nodes/pve1/qemu$", method="POST", kind="status", status=502, after=True)
+    r = api.post("/nodes/pve1/qemu", data={"vmid": 100, "scsi0": "local-lvm:1"})
+    assert r.status_code == 502 and r.reason == "Bad Gateway"
+    # the proxy gave up, the node went on: the VM exists
+    assert api.get("/nodes/pve1/qemu/100/config").status_code == 200
+    assert [e["status"] for e in pvesim.requests() if e["method"] == "POST"] == [502]
+
+
 def test_latency_and_rate(pvesim, api):
     import time
     pvesim.fault(path="^/version$", kind="latency", ms=200)

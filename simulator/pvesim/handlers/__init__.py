@@ -76,8 +76,10 @@ def fallback(ctx, schema_path):
     if m.method == "GET" and ret.get("type") == "array" and ret.get("links"):
         props = (ret.get("items") or {}).get("properties") or {}
         key = "subdir" if "subdir" in props else ("name" if "name" in props else next(iter(props), "subdir"))
+        if ctx.app.schema.is_collection(schema_path):
+            return []  # a collection of objects pvesim does not model (firewall rules, backup jobs...): empty
         return [{key: c} for c in ctx.app.schema.children(schema_path)]
     raise PVEError("Method '%s %s' not implemented" % (m.method, getattr(ctx, "api_path", schema_path)), 501)
 
 
-from . import access, cluster, lxc, nodes, pools, qemu, storage, tasks  # noqa: E402,F401
+from . import access, cluster, info, lxc, nodes, pools, qemu, storage, tasks  # noqa: E402,F401

@@ -1,6 +1,7 @@
 """/nodes/{node}/lxc: containers."""
 
 from ..model.errors import PVEError, param_error
+from ..model.lxc import modify_perm_checks
 from . import route
 from .qemu import check_create_perms, guest_list, snapshot_config_get, snapshot_config_put, update_config
 
@@ -17,6 +18,9 @@ def lxc_create(ctx):
     check_create_perms(ctx, "lxc")
     if ctx.params.get("restore"):
         raise PVEError("pvesim: restore is not simulated", 501)
+    p = ctx.params
+    # create_vm runs check_ct_modify_config_perm on the new config (VM.Allocate is already required)
+    modify_perm_checks(ctx.authid, p["vmid"], p.get("unprivileged"), None, p, [], True)
     return ctx.cluster.create_guest("lxc", ctx.params["node"], ctx.params, ctx.authid).upid
 
 
@@ -117,3 +121,19 @@ def lxc_interfaces(ctx):
 def lxc_move_volume(ctx):
     ctx.check("/storage/" + ctx.params.get("storage", ""), ["Datastore.AllocateSpace"])
     return ctx.cluster.move_disk(ctx.guest("lxc"), ctx.params, ctx.authid).upid
+
+
+@route("GET", BASE + "/{vmid}/feature")
+def lxc_feature(ctx):
+    return ctx.cluster.has_feature(ctx.guest("lxc"), ctx.params["feature"], ctx.params.get("snapname"))
+
+
+@route("GET", BASE + "/{vmid}/migrate")
+def lxc_migrate_pre(ctx):
+    # pve-container migrate_vm_precondition (PVE 9): running state and the HA view; pvesim has no HA rules,
+    # so every other online node is allowed
+    c = ctx.cluster
+    g = ctx.guest("lxc")
+    nodes = [n for n, node in c.nodes.items() if n != g.node and node.status == "online"]
+    return {"running": 1 if g.status == "running" else 0, "allowed-nodes": nodes, "not-allowed-nodes": {},
+            "dependent-ha-resources": []}

@@ -2,7 +2,9 @@
 
 import time
 
+from .. import propstring
 from ..model.errors import PVEError
+from ..model import lxc as lxc_model
 from ..model.guests import NEW_DISK_RE, drive_volume, is_drive
 from . import route
 
@@ -135,6 +137,9 @@ def update_config(ctx, gtype, is_async):
     c.check_node_online(g.node)
     opts, delete, revert = c.precheck_update(g, ctx.params, ctx.valid_key, ctx.is_root)
     check_config_perms(ctx, gtype, g.vmid, opts, delete)
+    if gtype == "lxc":
+        lxc_model.modify_perm_checks(ctx.authid, g.vmid, g.config.get("unprivileged"), g.config.get("features"),
+                                     opts, delete, ctx.can("/vms/%s" % g.vmid, ["VM.Allocate"]))
     force = ctx.params.get("force")
     if not is_async:
         c.apply_update(g, opts, delete, revert, force)
@@ -364,3 +369,59 @@ def qemu_cloudinit_dump(ctx):
 def qemu_move_disk(ctx):
     ctx.check("/storage/" + ctx.params.get("storage", ""), ["Datastore.AllocateSpace"])
     return ctx.cluster.move_disk(ctx.guest("qemu"), ctx.params, ctx.authid).upid
+
+
+@route("PUT", BASE + "/{vmid}/unlink")
+def qemu_unlink(ctx):
+    # qemu-server unlink: idlist becomes 'delete' and update_vm_api runs synchronously (the PUT config path)
+    # (its errors name 'delete', and option_exists judges the ids by the config schema)
+    ctx.params["delete"] = ctx.params.pop("idlist")
+    ctx.mobj = ctx.app.schema.methods[BASE + "/{vmid}/config"]["PUT"]
+    return update_config(ctx, "qemu", False)
+
+
+@route("GET", BASE + "/{vmid}/feature")
+def qemu_feature(ctx):
+    return ctx.cluster.has_feature(ctx.guest("qemu"), ctx.params["feature"], ctx.params.get("snapname"))
+
+
+GUEST_OS = {"id": "debian", "name": "Debian GNU/Linux", "pretty-name": "Debian GNU/Linux 13 (trixie)",
+            "version-id": "13", "version": "13 (trixie)", "kernel-release": "6.12.43+deb13-amd64",
+            "kernel-version": "#1 SMP PREEMPT_DYNAMIC Debian 6.12.43-1", "machine": "x86_64"}
+
+
+def _agent(cmd):
+    def fn(ctx):
+        c = ctx.cluster
+        g = ctx.guest("qemu")
+        c.agent_check(g)
+        if cmd == "info":
+            names = ["guest-ping", "guest-info", "guest-get-osinfo", "guest-get-host-name", "guest-get-time",
+                     "guest-get-timezone", "guest-get-vcpus", "guest-get-users", "guest-get-fsinfo",
+                     "guest-network-get-interfaces", "guest-exec", "guest-exec-status", "guest-file-read"]
+            return {"result": {"version": "9.2.0", "supported_commands": [
+                {"name": n, "enabled": True, "success-response": True} for n in names]}}
+        if cmd == "get-osinfo":
+            return {"result": dict(GUEST_OS)}
+        if cmd == "get-host-name":
+            return {"result": {"host-name": g.name()}}
+        if cmd == "get-time":
+            return {"result": int(c.clock.now() * 1e9)}
+        if cmd == "get-timezone":
+            return {"result": {"zone": "UTC", "offset": 0}}
+        if cmd == "get-vcpus":
+            return {"result": [{"logical-id": i, "online": True, "can-offline": i > 0} for i in range(g.cpus())]}
+        if cmd == "get-users":
+            return {"result": []}
+        _, d = next(((k, d) for k, vol, d in g.drives() if d.get("media") != "cdrom" and vol and ":" in vol
+                     and not vol.endswith("cloudinit")), (None, {}))
+        total = propstring.size_to_bytes(d.get("size", "0")) if d.get("size") else 0
+        return {"result": [{"name": "sda1", "mountpoint": "/", "type": "ext4", "total-bytes": total,
+                            "used-bytes": total // 5, "disk": [{"bus-type": "scsi", "bus": 0, "target": 0, "unit": 0,
+                                                               "dev": "/dev/sda1", "serial": "drive-scsi0"}]}]}
+    return fn
+
+
+for _cmd in ("info", "get-osinfo", "get-host-name", "get-time", "get-timezone", "get-vcpus", "get-users",
+             "get-fsinfo"):
+    route("GET", BASE + "/{vmid}/agent/" + _cmd)(_agent(_cmd))

@@ -103,6 +103,17 @@ class Schema:
                 return res
         return None, None
 
+    def _node(self, path):
+        node = self.tree
+        for seg in path.strip("/").split("/"):
+            node = node.get("{}" if seg.startswith("{") else seg, {})
+        return node
+
+    def is_collection(self, path):
+        """The path's only child is a parameter ({id}): its GET lists objects, not sub-directories."""
+        keys = [k for k in self._node(path) if not k.startswith("__")]
+        return keys == ["{}"]
+
     def children(self, path):
         node = self.tree
         for seg in path.strip("/").split("/"):

@@ -13,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .. import handlers
 from ..faults import Faults
+from ..model.content import Spool
 from ..model.errors import PVEError
 from . import schema as schema_mod
+from . import upload as upload_mod
 from .auth import PermChecker, authenticate
 
 JSON_CT = "application/json;charset=UTF-8"
@@ -83,6 +85,8 @@ class RequestLog:
                 red[k] = "**********"
             elif isinstance(v, (bytes, bytearray)):
                 red[k] = "<%d bytes>" % len(v)
+            elif isinstance(v, Spool):
+                red[k] = "<%d bytes>" % v.size
             else:
                 red[k] = v
         with self.mutex:
@@ -196,21 +200,18 @@ class App:
 
     def _api(self, method, api_path, raw_api, query, headers, body):
         faults = self.faults.match_http(method, api_path) if self.faults.items else []
-        action = None
+        action = after = None
         for f in faults:
             if f["kind"] == "latency":
                 time.sleep(float(f.get("ms", 1000)) / 1000.0)
             elif f["kind"] == "reset":
                 return Response(status=0, reason="", action="reset"), {}, None
             elif f["kind"] == "status":
-                st = int(f.get("status", 500))
-                msg = f.get("message") or {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-                                           595: "Connection timed out"}.get(st, "Internal Server Error")
-                if f.get("html"):
-                    html = ("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>"
-                            "\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n" % (st, msg, st, msg))
-                    return Response(st, msg, html.encode(), ctype="text/html"), {}, None
-                return error(st, msg), {}, None
+                if f.get("after"):
+                    # a proxy that gave up waiting while the node carried the call out
+                    after = f
+                    continue
+                return status_fault(f), {}, None
             elif f["kind"] == "lost_response":
                 action = "lost"
         if method in ("GET", "DELETE") and body:
@@ -280,13 +281,19 @@ class App:
             resp = ok(result.data, **result.extra)
         else:
             resp = ok(result)
+        if after is not None:
+            resp = status_fault(after)
         resp.action = action
         return resp, params, ident
 
     def _params(self, headers, query, body):
         params = {}
         ctype = (headers.get("Content-Type") or "").lower()
-        if body:
+        if isinstance(body, upload_mod.Received):
+            if body.error:
+                raise PVEError(body.error, 501)
+            params.update(body.params)
+        elif body:
             if ctype.startswith("application/json"):
                 try:
                     data = json.loads(body.decode("utf-8"))
@@ -302,6 +309,17 @@ class App:
             params.update(parse_qs(query))
         params.pop("_dc", None)
         return params
+
+
+def status_fault(f):
+    st = int(f.get("status", 500))
+    msg = f.get("message") or {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+                               595: "Connection timed out"}.get(st, "Internal Server Error")
+    if f.get("html"):
+        html = ("<html>\r\n<head><title>%d %s</title></head>\r\n<body>\r\n<center><h1>%d %s</h1></center>"
+                "\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n" % (st, msg, st, msg))
+        return Response(st, msg, html.encode(), ctype="text/html")
+    return error(st, msg)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -323,8 +341,25 @@ class Handler(BaseHTTPRequestHandler):
 
     def _run(self):
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        resp, _ = self.server.app.handle(self.command, self.path, self.headers, body)
+        te = self.headers.get("Transfer-Encoding")
+        if te:  # pveproxy refuses both (AnyEvent.pm unshift_read_header)
+            if te.lower() == "chunked":
+                upload_mod.discard_chunked(self.rfile)
+                resp = error(501, "chunked transfer encoding not supported", plain=True)
+            else:  # the body cannot be skipped: the connection ends with the answer
+                self.close_connection = True
+                resp = error(501, "Unknown transfer encoding '%s'" % te, plain=True)
+                resp.headers["Connection"] = "close"
+        elif upload_mod.wants_spool(self.command, self.path, self.headers.get("Content-Type")):
+            # an upload is streamed to a spool file, never held in memory
+            body = upload_mod.receive(self.rfile, length, self.headers.get("Content-Type"), self.server.app.state_dir)
+            try:
+                resp, _ = self.server.app.handle(self.command, self.path, self.headers, body)
+            finally:
+                body.cleanup()
+        else:
+            body = self.rfile.read(length) if length else b""
+            resp, _ = self.server.app.handle(self.command, self.path, self.headers, body)
         if resp.action == "reset":
             self._drop()
             return

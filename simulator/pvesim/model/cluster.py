@@ -8,10 +8,12 @@ import time
 import uuid
 
 from .. import propstring
+from . import content as content_model
 from .access import Access
 from .clock import Clock
 from .errors import PVEError
-from .guests import Guest, GuestOps
+from .guests import Guest, GuestOps, schema_typed
+from .lxc import LxcOps
 from .tasks import TaskManager
 
 GiB = 1024 ** 3
@@ -48,7 +50,7 @@ class Storage:
         return self.type in ("dir", "nfs", "cifs", "glusterfs", "cephfs", "btrfs")
 
 
-class Cluster(GuestOps):
+class Cluster(LxcOps, GuestOps):
     def __init__(self, nodes=3, time_scale=0.0, with_shared=True, seed=None):
         self.lock = threading.RLock()
         self.clock = Clock(time_scale)
@@ -78,7 +80,7 @@ class Cluster(GuestOps):
         self.version = 0
         self.next_mac = 0
         self.root_token_secret = str(uuid.uuid4())
-        self.aplinfo = self._make_aplinfo()
+        self.aplinfo = content_model.catalogue()
         for i in range(1, self.nodes_count + 1):
             self.nodes["pve%d" % i] = Node("pve%d" % i, index=i)
         self.storages["local"] = Storage("local", "dir", ["iso", "vztmpl", "backup", "snippets", "import"], total=100 * GiB)
@@ -264,7 +266,7 @@ class Cluster(GuestOps):
     @staticmethod
     def _basename(volid):
         name = volid.split(":", 1)[1].rsplit("/", 1)[-1]
-        for ext in (".qcow2", ".raw", ".vmdk"):
+        for ext in (".qcow2", ".raw", ".vmdk", ".subvol"):
             if name.endswith(ext):
                 return name[:-len(ext)]
         return name
@@ -281,7 +283,8 @@ class Cluster(GuestOps):
             return ("%s:%s/%s.%s" % (sid, vmid, name, fmt or "qcow2")) if st.is_file else "%s:%s" % (sid, name)
         for n in range(0, 1000):
             name = "%s-%s-disk-%d" % (prefix, vmid, n)
-            if self._name_taken(scope, sid, name) or self._name_taken(scope, sid, "base-%s-disk-%d" % (vmid, n)):
+            # pve-storage find_free_diskname: the disk number is free only if no vm-/base-/subvol-/basevol- uses it
+            if any(self._name_taken(scope, sid, "%s-%s-disk-%d" % (p, vmid, n)) for p in ("vm", "base", "subvol", "basevol")):
                 continue
             if st.is_file:
                 return "%s:%s/%s.%s" % (sid, vmid, name, fmt or "qcow2")
@@ -333,22 +336,6 @@ class Cluster(GuestOps):
             vmid += 1
         return vmid
 
-    def _make_aplinfo(self):
-        items = []
-        for os_, ver, pkg in (("debian", "13", "debian-13-standard_13.1-1_amd64.tar.zst"),
-                              ("debian", "12", "debian-12-standard_12.12-1_amd64.tar.zst"),
-                              ("ubuntu", "24.04", "ubuntu-24.04-standard_24.04-2_amd64.tar.zst"),
-                              ("alpine", "3.22", "alpine-3.22-default_20250617_amd64.tar.xz")):
-            data = template_content(pkg)
-            items.append({"template": pkg, "package": pkg.split("_")[0], "version": pkg.split("_")[1].split("-")[0],
-                          "type": "lxc", "os": os_, "section": "system", "headline": "%s %s" % (os_.title(), ver),
-                          "description": "%s %s (pvesim generated)" % (os_.title(), ver),
-                          "infopage": "https://pve.proxmox.com/wiki/Linux_Container#pct_supported_distributions",
-                          "location": "system/" + pkg, "md5sum": hashlib.md5(data).hexdigest(),
-                          "sha512sum": hashlib.sha512(data).hexdigest(), "maintainer": "pvesim <pvesim@localhost>",
-                          "architecture": "amd64", "source": "http://download.proxmox.com/images/system/" + pkg})
-        return items
-
     # --- scenarios -----------------------------------------------------------
     def load_scenario(self, sc):
         """Replace the state with a scenario dict (see README)."""
@@ -359,6 +346,7 @@ class Cluster(GuestOps):
                 if gd.get("node") and gd["node"] not in node_names:
                     raise PVEError("scenario guest %s is on unknown node '%s' (nodes: %s)"
                                    % (gd.get("vmid"), gd["node"], ", ".join(sorted(node_names))))
+                schema_typed(gd.get("type", "qemu"), gd.get("vmid"), gd.get("config") or {})
             if sc.get("nodes"):
                 self.nodes_count = len(sc["nodes"])
             self.reset()

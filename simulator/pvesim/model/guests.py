@@ -62,6 +62,28 @@ def drive_volume(gtype, value):
     return d.get("file" if gtype == "qemu" else "volume"), d
 
 
+def schema_typed(gtype, vmid, conf):
+    """Scenario config values typed as the API would store them (PVE::JSONSchema::check_prop on the create schema).
+
+    A scenario's `agent: 1` must read back as the string "1" (property strings are strings), `onboot: true` as 1.
+    """
+    from ..http.schema import load  # the schema is data shared with the HTTP front, not HTTP itself
+
+    methods = load().methods
+    specs = [methods["/nodes/{node}/%s" % gtype]["POST"], methods["/nodes/{node}/%s/{vmid}/config" % gtype]["PUT"]]
+    out = {}
+    for k, v in conf.items():
+        spec = next((m.prop(k) for m in specs if m.prop(k) is not None), None)
+        if spec is None or spec.get("type") in ("array", "object"):
+            out[k] = int(v) if isinstance(v, bool) else v
+            continue
+        val, err = propstring.check_value(spec, v)
+        if err:
+            raise PVEError("scenario guest %s: %s: %s" % (vmid, k, err))
+        out[k] = val
+    return out
+
+
 class Guest:
     def __init__(self, vmid, gtype, node, config=None):
         self.vmid = int(vmid)
@@ -274,7 +296,11 @@ class GuestOps:
         if key == "tpmstate0" or not st.is_file:
             fmt = "raw"
         self.alloc_check(sid, node, size)
-        volid = self.alloc_name(sid, node, g.vmid, fmt if st.is_file else None)
+        if g.type == "lxc":
+            volid = self.lxc_volume_name(sid, node, g.vmid, size)
+            fmt = "subvol" if "/subvol-" in "/" + volid.split(":", 1)[1] else "raw"
+        else:
+            volid = self.alloc_name(sid, node, g.vmid, fmt if st.is_file else None)
         self.add_volume(node, volid, size, content="images" if g.type == "qemu" else "rootdir", fmt=fmt, vmid=g.vmid)
         d[dk] = volid
         d["size"] = propstring.bytes_to_size(size)
@@ -360,6 +386,8 @@ class GuestOps:
 
     # --- config update ---------------------------------------------------------
     def precheck_update(self, g, params, valid_key, is_root):
+        if g.type == "lxc":
+            return self.lxc_precheck_update(g, params, valid_key, is_root)
         opts = {k: v for k, v in params.items() if k not in CONTROL_KEYS}
         delete = propstring.split_list(params.get("delete", ""))
         revert = propstring.split_list(params.get("revert", ""))
@@ -422,6 +450,8 @@ class GuestOps:
         return opts, delete, revert
 
     def apply_update(self, g, opts, delete, revert, force=False, warn=None):
+        if g.type == "lxc":
+            return self.lxc_apply_update(g, opts, delete, revert)
         running = g.status == "running"
         qemu = g.type == "qemu"
         for k in revert:
@@ -477,8 +507,11 @@ class GuestOps:
                 self._detach(g, k, force)
             except PVEError:
                 pass
-        for k, v in g.pending.items():
-            g.config[k] = v
+        for k, v in list(g.pending.items()):
+            if g.type == "lxc" and is_drive("lxc", k):
+                self._set_option(g, k, v)  # apply_pending_mountpoint allocates new disks only now
+            else:
+                g.config[k] = v
         g.pending = {}
         g.pending_delete = {}
         g.changed()
@@ -527,12 +560,10 @@ class GuestOps:
             raise PVEError("pool '%s' does not exist" % pool)
         skip = CONTROL_KEYS | {"pool", "start", "storage", "unique", "archive", "live-restore", "ha-managed",
                                "ostemplate", "password", "ssh-public-keys", "restore", "ignore-unpack-errors",
-                               "bwlimit"}
+                               "bwlimit", "unprivileged", "_is_root"}
         opts = {k: v for k, v in params.items() if k not in skip}
         if gtype == "lxc":
-            tmpl = params["ostemplate"]
-            if self.find_volume(node, tmpl) is None:
-                raise PVEError("volume '%s' does not exist" % tmpl)
+            self.lxc_create_checks(node, params, opts, user)
         for k, v in opts.items():
             if is_drive(gtype, k):
                 vol, _ = drive_volume(gtype, str(v))
@@ -554,12 +585,6 @@ class GuestOps:
                 conf["smbios1"] = "uuid=%s" % uuid.UUID(int=self.rng.getrandbits(128), version=4)
                 conf["vmgenid"] = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
                 conf["meta"] = "creation-qemu=9.2.0,ctime=%d" % int(self.clock.now())
-            else:
-                conf["arch"] = opts.pop("arch", "amd64")
-                conf["ostype"] = opts.pop("ostype", params["ostemplate"].split("/")[-1].split("-")[0])
-                conf["hostname"] = opts.pop("hostname", "CT%s" % vmid)
-                if "rootfs" not in opts:
-                    opts["rootfs"] = "%s:4" % params.get("storage", "local")
             for k, v in sorted(opts.items(), key=lambda kv: key_order(kv[0])):
                 if is_drive(gtype, k):
                     task.log.append("allocating disk for %s" % k)
@@ -567,6 +592,8 @@ class GuestOps:
                 conf[k] = self.fill_net(g, k, v)
             if gtype == "qemu" and "memory" in conf:
                 conf["memory"] = str(conf["memory"])
+            if gtype == "lxc":
+                self.lxc_create_defaults(conf, params, vmid)
             g.config = conf
             g.changed()
             self.touch()
@@ -594,15 +621,11 @@ class GuestOps:
         node = gd.get("node") or next(iter(self.nodes))
         g = Guest(vmid, gtype, node)
         self.guests[vmid] = g
-        for k, v in sorted((gd.get("config") or {}).items(), key=lambda kv: key_order(kv[0])):
+        conf = schema_typed(gtype, vmid, gd.get("config") or {})
+        for k, v in sorted(conf.items(), key=lambda kv: key_order(kv[0])):
             if is_drive(gtype, k):
                 v = self.alloc_drive(g, k, str(v))
-            v = self.fill_net(g, k, v)
-            if gtype == "qemu" and k == "memory":
-                v = str(v)
-            if isinstance(v, bool):
-                v = int(v)
-            g.config[k] = v
+            g.config[k] = self.fill_net(g, k, v)
         if gd.get("name"):
             g.config["hostname" if gtype == "lxc" else "name"] = gd["name"]
         if gd.get("template"):
@@ -852,32 +875,13 @@ class GuestOps:
         if g.type == "qemu":
             self._clone_checks_qemu(g, params, target, full)
         else:
-            if storage and not full:
-                raise PVEError("parameter 'storage' not allowed for linked clones")
-            if params.get("format") and not full:
-                raise PVEError("parameter 'format' not allowed for linked clones")
-            if newid in self.guests:
-                raise PVEError("unable to create %s %s: config file already exists" % (g.kind, newid))
-            if snapname and snapname not in g.snapshots:
-                raise PVEError("snapshot '%s' does not exist" % snapname)
-            if not snapname:
-                self.check_lock(g)
-            if storage:
-                self.get_storage(storage, target)
-            if target != g.node:
-                for k, vol, d in g.drives(g.snapshots[snapname]["config"] if snapname else g.config):
-                    if vol and ":" in vol and d.get("media") != "cdrom" and not storage:
-                        if not self.storages[vol.split(":")[0]].shared:
-                            raise PVEError("can't clone VM to node '%s' (VM uses local storage)" % target)
-            if not full:
-                for k, vol, d in g.drives(g.snapshots[snapname]["config"] if snapname else g.config):
-                    if vol and ":" in vol and d.get("media") != "cdrom" and not UNUSED_RE.match(k) \
-                            and "base-" not in vol:
-                        raise PVEError("Linked clone feature is not supported for drive '%s'" % k)
-            if pool and pool not in self.pools:
-                raise PVEError("pool '%s' does not exist" % pool)
+            self.lxc_clone_checks(g, params, target, full)
         src_conf = dict(g.snapshots[snapname]["config"]) if snapname else dict(g.config)
-        new = Guest(newid, g.type, target, {"lock": "clone"})
+        # pve-container: the copy is created with lock 'create' while the source holds lock 'disk'
+        new = Guest(newid, g.type, target, {"lock": "clone" if g.type == "qemu" else "create"})
+        if g.type == "lxc":
+            g.config["lock"] = "disk"
+            g.changed()
         self.guests[newid] = new
         if pool:
             self.pool_add_guest(pool, newid)
@@ -907,7 +911,10 @@ class GuestOps:
                             if not st.is_file:
                                 fmt = "raw"
                             self.alloc_check(sid, target, size)
-                            newvol = self.alloc_name(sid, target, newid, fmt if st.is_file else None)
+                            if g.type == "lxc":
+                                newvol = self.lxc_volume_name(sid, target, newid, 0 if fmt == "subvol" else size)
+                            else:
+                                newvol = self.alloc_name(sid, target, newid, fmt if st.is_file else None)
                             self.add_volume(target, newvol, size, content=(src or {}).get("content", "images"),
                                             fmt=fmt, vmid=newid)
                         else:
@@ -944,9 +951,16 @@ class GuestOps:
                 conf["description"] = params["description"]
             new.config = conf
             new.changed()
+            unlock_source()
             self.touch()
 
+        def unlock_source():
+            if g.type == "lxc" and g.config.get("lock") == "disk":
+                g.config.pop("lock")
+                g.changed()
+
         def on_error(task):
+            unlock_source()
             for (scope, volid), v in list(self.volumes.items()):
                 if v.get("vmid") == newid and v["content"] in ("images", "rootdir"):
                     self.drop_volume(scope, volid)
@@ -1013,10 +1027,13 @@ class GuestOps:
 
         def work(task):
             for k, vol, d in list(g.drives()):
-                if UNUSED_RE.match(k) or not vol or ":" not in vol or d.get("media") == "cdrom" or "/vm-" not in "/" + vol.split(":", 1)[1].split("/")[-1]:
+                base = "/" + vol.split(":", 1)[1].split("/")[-1] if vol and ":" in vol else ""
+                if UNUSED_RE.match(k) or d.get("media") == "cdrom" or not ("/vm-" in base or "/subvol-" in base):
                     continue
                 sid, name = vol.split(":", 1)
+                # pve-storage create_base: vm-N-disk-M becomes base-N-disk-M, subvol-N-disk-M basevol-N-disk-M
                 newname = re.sub(r"(^|/)vm-(\d+)-disk", r"\1base-\2-disk", name)
+                newname = re.sub(r"(^|/)subvol-(\d+)-disk", r"\1basevol-\2-disk", newname)
                 newvol = "%s:%s" % (sid, newname)
                 src = self.find_volume(g.node, vol)
                 if src is not None:
@@ -1034,6 +1051,8 @@ class GuestOps:
 
     # --- resize ---------------------------------------------------------------
     def resize(self, g, params, user):
+        if g.type == "lxc":
+            return self.lxc_resize(g, params, user)
         self.check_node_online(g.node)
         if params.get("skiplock") and not params.get("_is_root"):
             raise param_error({"skiplock": "Only root may use this option."})
@@ -1080,8 +1099,12 @@ class GuestOps:
     def move_disk(self, g, params, user):
         disk = params.get("disk") or params.get("volume")
         sid = params.get("storage")
+        if g.type == "lxc" and params.get("storage") and params.get("target-vmid"):
+            raise PVEError("either set storage or target-vmid, but not both")
         if params.get("target-vmid") is not None and int(params["target-vmid"]) != g.vmid:
             raise PVEError("pvesim: moving a disk to another guest is not simulated", 501)
+        if g.type == "lxc":
+            self.lxc_move_volume_checks(g, params)
         if not sid:
             raise param_error({"storage": "property is missing and it is not optional"})
         if disk not in g.config:
@@ -1097,6 +1120,15 @@ class GuestOps:
         if vol.split(":")[0] == sid and not params.get("format"):
             raise PVEError("you can't move to the same storage with same format")
         dk = "file" if g.type == "qemu" else "volume"
+        if g.type == "lxc":
+            # pve-container move_volume holds the config lock 'disk' while it copies
+            g.config["lock"] = "disk"
+            g.changed()
+
+        def unlock(task=None):
+            if g.type == "lxc" and g.config.get("lock") == "disk":
+                g.config.pop("lock")
+                g.changed()
 
         def work(task):
             src = self.find_volume(g.node, vol)
@@ -1115,6 +1147,7 @@ class GuestOps:
             if not st.is_file:
                 d.pop("format", None)
             g.config[disk] = propstring.render(d, dk)
+            unlock()
             if params.get("delete"):
                 self.remove_volume(g.node, vol)
             else:
@@ -1124,7 +1157,7 @@ class GuestOps:
 
         ttype = "qmmove" if g.type == "qemu" else "move_volume"
         return self.tasks.start(g.node, ttype, g.vmid, user, self._duration(3, propstring.size_to_bytes(d.get("size", "0"))),
-                                work, lock_vmid=g.vmid)
+                                work, unlock, lock_vmid=g.vmid)
 
     # --- snapshots ----------------------------------------------------------
     def snapshot_list(self, g):
@@ -1330,6 +1363,44 @@ class GuestOps:
         return self.tasks.start(g.node, ttype, g.vmid, user,
                                 self._duration(5, total), work, on_error, lock_vmid=g.vmid)
 
+    # --- feature ----------------------------------------------------------------
+    def _feature_volumes(self, g, conf):
+        for k, vol, d in g.drives(conf):
+            if UNUSED_RE.match(k) or not vol or ":" not in vol or d.get("media") == "cdrom" or vol.endswith("cloudinit"):
+                continue
+            yield vol, self.storages.get(vol.split(":", 1)[0])
+
+    def shared_nodes(self, g, conf):
+        """shared_nodes (qemu-server, pve-container): the nodes that reach every volume, the local node included."""
+        nodes = set(self.nodes)
+        for _, st in self._feature_volumes(g, conf):
+            if st is None:
+                continue
+            if st.nodes is not None:
+                nodes &= set(st.nodes)
+            elif not st.shared:
+                nodes &= {g.node}
+        return sorted(nodes)
+
+    def has_feature(self, g, feature, snapname=None):
+        """GET .../feature: {hasFeature, nodes} from each volume's storage (pve-storage volume_has_feature)."""
+        if snapname and snapname not in g.snapshots:
+            raise PVEError("snapshot '%s' does not exist" % snapname)
+        conf = g.snapshots[snapname]["config"] if snapname else g.config
+        ok = True
+        for vol, st in self._feature_volumes(g, conf):
+            fmt = (self.find_volume(g.node, vol) or {}).get("format", "raw")
+            capable = st is not None and (st.type in ("lvmthin", "rbd", "zfspool", "btrfs")
+                                          or (st.is_file and fmt == "qcow2"))
+            if feature == "snapshot":
+                ok = ok and capable
+            elif feature == "clone":
+                # a linked clone needs a base volume (a template's) or a snapshot on a storage that can clone
+                ok = ok and capable and ("/base-" in "/" + vol.split(":", 1)[1] or bool(snapname))
+            elif st is None:  # copy: every storage can copy
+                ok = False
+        return {"hasFeature": 1 if ok else 0, "nodes": self.shared_nodes(g, conf)}
+
     # --- agent / interfaces ------------------------------------------------------
     def guest_ips(self, g):
         """(name, mac, [(ip, prefix)]) per net device, from static ipconfig/ip= or the DHCP range."""
@@ -1362,7 +1433,8 @@ class GuestOps:
             out.append((name, mac.lower(), addrs))
         return out
 
-    def agent_interfaces(self, g):
+    def agent_check(self, g):
+        """What qemu-server's agent_available checks before it talks to the guest agent."""
         agent = propstring.loose_parse(g.config.get("agent", ""), "enabled").get("enabled")
         if agent not in ("1", "on", "yes", "true"):
             raise PVEError("No QEMU guest agent configured")
@@ -1373,6 +1445,9 @@ class GuestOps:
             ready = self.clock.now() - (g.started or 0) >= self.clock.duration(15)
         if not ready:
             raise PVEError("QEMU guest agent is not running")
+
+    def agent_interfaces(self, g):
+        self.agent_check(g)
         res = [{"name": "lo", "hardware-address": "00:00:00:00:00:00", "ip-addresses": [
             {"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8},
             {"ip-address": "::1", "ip-address-type": "ipv6", "prefix": 128}],

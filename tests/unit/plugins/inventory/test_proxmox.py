@@ -23,6 +23,7 @@ from ansible_collections.pve.cloud.plugins.inventory.proxmox import (
     config_value,
     dns_name,
     guest_name,
+    identifier,
     match_any,
     resource_facts,
     sanitize_group_name,
@@ -161,6 +162,20 @@ def test_resource_facts_coerce_wire_types():
     assert facts['pool'] == facts['lock'] == facts['hastate'] == ''
     assert facts['vmtype'] == facts['type'] == 'qemu'
     assert resource_facts({'vmid': 9000, 'type': 'qemu', 'template': 1})['template'] is True
+
+
+def test_identifier_trusts_only_what_cannot_be_a_template():
+    try:
+        from ansible.template import is_trusted_as_template
+    except ImportError:  # before ansible-core 2.19: plain strings are not templated unless they hold {{ }}
+        from ansible.utils.unsafe_proxy import AnsibleUnsafe
+        assert not isinstance(identifier('pve1'), AnsibleUnsafe)
+        assert isinstance(identifier('{{ lookup("pipe", "id") }}'), AnsibleUnsafe)
+        return
+    assert is_trusted_as_template(identifier('pve1'))
+    assert [is_trusted_as_template(t) for t in identifier(['web', 'prod'])] == [True, True]
+    assert not is_trusted_as_template(identifier('{{ lookup("pipe", "id") }}'))
+    assert identifier(100) == 100 and identifier(None) is None
 
 
 def test_config_value():

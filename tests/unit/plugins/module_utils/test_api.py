@@ -88,6 +88,47 @@ def test_missing_or_contradictory_auth_says_what_to_set(pvesim, options, words):
         assert word in str(err.value)
 
 
+@pytest.mark.parametrize('host, port, expected', [
+    ('https://{h}:{p}', 8006, None),
+    ('https://{h}:{p}/', None, None),
+    ('https://{h}:{p}/api2/json', 8006, None),
+    ('{h}:{p}', 8006, None),
+    ('{h}', '{p}', None),
+])
+def test_api_host_may_be_a_url(pvesim, host, port, expected):
+    client = connect(pvesim, api_host=host.format(h=pvesim.host, p=pvesim.port),
+                     api_port=pvesim.port if port == '{p}' else port)
+    assert client.base_url == 'https://%s:%s/api2/json' % (pvesim.host, pvesim.port)
+    assert client.get('/version')['release']
+
+
+@pytest.mark.parametrize('options, param, words', [
+    (dict(api_host='https://pve1:8443', api_port=9000), 'api_port', ['9000', '8443', 'api_host']),
+    (dict(api_host='http://pve1:8006'), 'api_host', ['https only']),
+    (dict(api_host='https://pve1:8006/ui'), 'api_host', ['https://HOST[:PORT]']),
+    (dict(api_host='https://pve1:99999'), 'api_host', ['1..65535']),
+    (dict(api_host=''), 'api_host', ['required']),
+    (dict(api_host='pve 1'), 'api_host', ['host name']),
+    (dict(api_port=0), 'api_port', ['1..65535']),
+    (dict(api_port=70000), 'api_port', ['1..65535']),
+    (dict(api_timeout=0), 'api_timeout', ['more than 0']),
+    (dict(api_timeout=-5), 'api_timeout', ['more than 0']),
+    (dict(api_token_id='root@pam!'), 'api_token_id', ['empty token name', 'user@realm!tokenname']),
+    (dict(api_token_id='!ci'), 'api_token_id', ['empty user']),
+    (dict(api_token_id='root!ci'), 'api_token_id', ['user@realm']),
+    (dict(api_token_id=None, api_token_secret=None, api_user='root', api_password='x'), 'api_user', ['root@pam']),
+])
+def test_bad_connection_options_are_refused_before_any_call(pvesim, options, param, words):
+    before = pvesim.counters()
+    with pytest.raises(PVEError) as err:
+        connect(pvesim, **options)
+    assert err.value.kind == 'config' and err.value.param == param
+    assert str(err.value).startswith(param)
+    for word in words:
+        assert word in str(err.value)
+    assert pvesim.counters() == before
+
+
 def test_wrong_password_names_the_user(pvesim):
     client = password_client(pvesim, api_password='wrong')
     with pytest.raises(PVEError) as err:
@@ -102,6 +143,38 @@ def test_wrong_token_secret_names_the_token(pvesim):
         client.get('/version')
     assert err.value.kind == 'auth' and err.value.status == 401
     assert pvesim.token_id in str(err.value) and 'api_token_secret' in str(err.value)
+
+
+@pytest.mark.parametrize('fault', [dict(kind='status', status=502), dict(kind='status', status=503, html=True),
+                                   dict(kind='reset')])
+def test_transient_login_failure_is_retried(pvesim, fault):
+    pvesim.fault(path='^/access/ticket$', method='POST', count=2, **fault)
+    client = password_client(pvesim)
+    assert client.get('/version')['release']
+    assert len(calls_to(pvesim, '/access/ticket', 'POST')) == 3
+    assert pvesim.counters()['logins'] == 3
+
+
+def test_exhausted_login_retry_is_reported_as_transient(pvesim):
+    pvesim.fault(path='^/access/ticket$', method='POST', kind='status', status=503, message='proxy busy', count=None)
+    client = password_client(pvesim)
+    with pytest.raises(PVEError) as err:
+        client.get('/version')
+    assert err.value.kind == 'http' and err.value.reason == 'transient' and err.value.status == 503
+    assert 'POST /access/ticket' in str(err.value) and 'proxy busy' in str(err.value)
+    assert 'check api_user' not in str(err.value) and 'authentication failed' not in str(err.value)
+    assert len(calls_to(pvesim, '/access/ticket', 'POST')) == client.read_attempts
+    assert calls_to(pvesim, '/version') == []
+
+
+def test_old_ticket_is_renewed_with_itself(pvesim):
+    client = password_client(pvesim)
+    client.get('/version')
+    client.session.auth.birth_time -= client.session.auth.renew_age
+    create_vm(client, vmid=102)
+    tickets = calls_to(pvesim, '/access/ticket', 'POST')
+    assert len(tickets) == 2 and tickets[1]['params']['password'] == '**********'
+    assert client.get('/nodes/pve1/qemu/102/config')['digest']
 
 
 # -- TLS --------------------------------------------------------------------------------------

@@ -99,15 +99,13 @@ def env_only_token_one_call():
     assert run.calls[0][2].get('type') == 'vm', run.calls
     assert not run.logins
 
-    web1 = run.hostvars['web1']
-    expected = dict(proxmox_vmid=100, proxmox_name='web1', proxmox_node='pve1', proxmox_type='qemu',
-                    proxmox_vmtype='qemu', proxmox_status='running', proxmox_tags=['web', 'prod'],
-                    proxmox_tags_parsed=['web', 'prod'], proxmox_pool='prod', proxmox_template=False,
-                    proxmox_lock='', proxmox_hastate='', proxmox_cpus=2, proxmox_maxmem=2048 * 1024 ** 2)
-    for key, value in expected.items():
-        assert web1.get(key) == value, (key, web1.get(key), value)
-    assert 'ansible_host' not in web1 and 'proxmox_cores' not in web1, web1
+    # the default host_facts, nothing else
+    assert run.hostvars['web1'] == dict(proxmox_vmid=100, proxmox_node='pve1', proxmox_type='qemu',
+                                        proxmox_status='running', proxmox_tags=['web', 'prod'],
+                                        proxmox_pool='prod'), run.hostvars['web1']
     assert run.hostvars['ct-static']['proxmox_type'] == 'lxc'
+    # identifiers PVE validates are printed plainly (trusted, they hold no '{'), not as {"__ansible_unsafe": ...}
+    assert '"proxmox_node": "pve1"' in run.output, run.output[:2000]
 
     groups = dict(proxmox_all_qemu={'web1', 'web2', 'db1', 'web1_103', 'lost1'},
                   proxmox_all_lxc={'ct-static', 'ct-dhcp', 'ct-off'},
@@ -124,6 +122,23 @@ def env_only_token_one_call():
     assert 'proxmox_pve_3_qemu' in run.data['proxmox_pve_3']['children']
     assert 'tmpl-debian' not in run.hostvars
     assert 'both named web1' in run.error, run.error
+
+
+@check
+def all_host_facts_and_fewer_groups():
+    """host_facts: [all] gives every cluster fact, community.proxmox's names included; group_by trims the groups."""
+    run = Run('all_facts', dict(host_facts=['all'], group_by=['type'])).ok()
+    web1 = dict(run.hostvars['web1'])
+    assert isinstance(web1.pop('proxmox_maxdisk'), int), web1
+    assert web1 == dict(
+        proxmox_vmid=100, proxmox_name='web1', proxmox_node='pve1', proxmox_type='qemu', proxmox_vmtype='qemu',
+        proxmox_status='running', proxmox_tags=['web', 'prod'], proxmox_tags_parsed=['web', 'prod'],
+        proxmox_pool='prod', proxmox_template=False, proxmox_lock='', proxmox_hastate='', proxmox_cpus=2,
+        proxmox_maxmem=2048 * 1024 ** 2), web1
+    assert run.hosts() == ALL_GUESTS
+    groups = set(g for g in run.data if g not in ('_meta', 'all', 'ungrouped'))
+    assert groups == {'proxmox_all_qemu', 'proxmox_all_lxc'}, groups
+    assert [c[:2] for c in run.calls] == [('GET', '/cluster/resources')], run.calls
 
 
 @check
@@ -192,7 +207,7 @@ def list_filters_before_any_guest_call():
     run = Run('bad_regex', dict(names=['~web[']))
     assert run.proc.returncode != 0 and "names: '~web[' is not a valid regular expression" in run.error, run.error
 
-    run = Run('templates', dict(include_templates=True)).ok()
+    run = Run('templates', dict(include_templates=True, host_facts=['vmid', 'template'])).ok()
     assert run.hosts('proxmox_all_templates') == {'tmpl-debian'}
     assert 'tmpl-debian' not in run.hosts('proxmox_all_qemu') | run.hosts('proxmox_all_stopped')
     assert run.hostvars['tmpl-debian']['proxmox_template'] is True
@@ -216,6 +231,10 @@ def naming_and_prefixes():
     assert 'web1.pve1.example' in run.hosts() and 'web1.pve-3.example' in run.hosts(), run.hosts()
     assert run.hosts('pve_all_lxc') == {'ct-static.pve2.example', 'ct-dhcp.pve-3.example', 'ct-off.pve-3.example'}
     assert run.hostvars['db1.pve1.example']['pve_vmid'] == 102
+    # the hostname template and the filters see facts that are not host variables (name, maxmem)
+    run = Run('by_name_and_size', dict(hostname='{{ proxmox_name }}-{{ proxmox_maxmem // 1024 ** 2 }}',
+                                       filters=['proxmox_vmtype == "qemu"'])).ok()
+    assert 'web1-2048' in run.hosts() and 'ct-static' not in str(run.hosts()), run.hosts()
 
 
 @check
@@ -229,6 +248,8 @@ def constructed_options():
                       dict(key="proxmox_node | replace('-', '_')", prefix='on')],
     )
     run = Run('constructed', config).ok()
+    # compose and groups used proxmox_name and proxmox_maxmem, which the default host_facts leave out
+    assert 'proxmox_maxmem' not in run.hostvars['web1'] and 'proxmox_name' not in run.hostvars['web1']
     assert run.hosts('dbs') == {'db1', 'ct-static'}, run.hosts('dbs')
     assert run.hosts('big') == {'web1'}, run.hosts('big')
     assert run.hosts('role_web') == {'web1', 'web2'} and run.hosts('role_no_ansible') == {'ct-static'}

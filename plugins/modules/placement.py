@@ -68,7 +68,9 @@ options:
     elements: dict
     default: []
   defaults:
-    description: Keys applied to every group that does not set them (for example C(image), C(networks), C(storage)).
+    description:
+      - Keys applied to every group that does not set them (for example C(image), C(networks), C(storage)), as far as the
+        group's kind has them (C(ciuser) or C(image) reach only VM groups, C(ostemplate) only container groups).
     type: dict
     default: {}
   state:
@@ -315,7 +317,15 @@ def check_groups(groups, defaults):
         where = 'groups[%d]' % pos
         if not isinstance(group, dict) or not group.get('name'):
             raise PlanError('%s: every group needs a name' % where)
-        group = dict(defaults, **group)
+        kind = group.get('kind', defaults.get('kind', 'vm'))
+        # a default only reaches the groups whose kind has that key (ciuser is for VMs, ostemplate for containers)
+        accepted = PLAN_KEYS | KINDS[kind]['keys'] if kind in KINDS else set(defaults)
+        if kind == 'container':
+            accepted = accepted - set(['image'])
+        if 'clone' in group or 'image' in group:
+            # the group's own source replaces the default one
+            accepted = accepted - set(['image', 'clone'])
+        group = dict(dict((k, v) for k, v in defaults.items() if k in accepted or k in SECRET_KEYS), **group)
         name = str(group['name'])
         if not NAME_RE.match(name):
             raise PlanError("%s: name '%s' is not a DNS name: use letters, digits and '-'" % (where, name))

@@ -172,11 +172,17 @@ def test_containers_are_planned_with_hostname_and_a_container_source(pvesim):
                    'config': {'memory': 256, 'rootfs': 'shared:2', 'hostname': 'tmpl'}}
     # a VM and a container template share the name: a container group clones the container
     pvesim.load_scenario({'guests': [TEMPLATE, ct_template]})
+    # defaults reach the groups whose kind has the key: ciuser and image only the VM group
     report = plan(pvesim, [{'name': 'cache', 'kind': 'container', 'count': 3, 'clone': 'tmpl', 'swap': 0},
-                           {'name': 'app', 'kind': 'container', 'ostemplate': 'local:vztmpl/x.tar.zst', 'memory': 1024}])
+                           {'name': 'app', 'kind': 'container', 'ostemplate': 'local:vztmpl/x.tar.zst', 'memory': 1024},
+                           {'name': 'vm'}, {'name': 'vm2', 'clone': 'tmpl'}],
+                  defaults={'ciuser': 'debian', 'image': 'none', 'swap': 512, 'onboot': True})
     cache = [g for g in report['guests'] if g['group'] == 'cache']
     assert [(g['module'], g['source'], g['memory_mib']) for g in cache] == [('pve.cloud.lxc', 8000, 256)] * 3
     assert cache[0]['args'] == {'hostname': 'cache-01', 'node': cache[0]['node'], 'state': 'started', 'swap': 0,
-                                'clone': '8000', 'tags': ['fleet-demo']}
+                                'onboot': True, 'clone': '8000', 'tags': ['fleet-demo']}
     assert sorted(g['node'] for g in cache) == ['pve1', 'pve2', 'pve3']
-    assert report['guests'][-1]['args']['ostemplate'] == 'local:vztmpl/x.tar.zst'
+    assert report['guests'][3]['args']['ostemplate'] == 'local:vztmpl/x.tar.zst'
+    assert report['guests'][3]['args']['swap'] == 512 and report['guests'][3]['args']['onboot'] is True
+    assert "golden image 'none' does not exist" in report['failures'][0]['message']
+    assert report['guests'][-1]['args']['ciuser'] == 'debian' and report['guests'][-1]['source'] == 9000

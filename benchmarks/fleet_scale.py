@@ -4,10 +4,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Benchmark (not a test) of the pve.cloud.fleet role against pvesim.
 
-For each size (default 60 and 300 VMs, linked clones of one golden image, on three nodes): the first run, the
-no-op rerun (which must report changed=0 and send no write) and, for sizes up to 100, a scale-down by a quarter.
-Prints wall time, writes, reads, cluster-wide reads (/cluster/resources, /nodes) and reads per guest.
-Containers are left out until pve.cloud.lxc exists.
+For each size (default 60 and 300 guests on three nodes: two thirds VMs, linked clones of one golden image, and
+one third containers from the Debian template): the first run, the no-op rerun (which must report changed=0 and
+send no write) and, for sizes up to 100, a scale-down by a quarter of each group. Prints wall time, writes, reads,
+cluster-wide reads (/cluster/resources, /nodes) and the other reads per guest, by kind of call.
 
     bash benchmarks/fleet_scale.sh [--sizes 60,300] [--parallel 8] [--latency-ms 0]   (make bench runs it)
 
@@ -61,9 +61,17 @@ PLAYBOOK = '''---
         fleet_defaults: {image: bench, full: false}
         fleet_groups:
           - name: vm
-            count: "{{ count | int }}"
+            count: "{{ (count | int * 2 / 3) | round(0, 'ceil') | int }}"
             memory: 512
             cores: 1
+          - name: ct
+            kind: container
+            count: "{{ count | int - (count | int * 2 / 3) | round(0, 'ceil') | int }}"
+            memory: 256
+            ostemplate: local:vztmpl/debian-13-standard_13.1-1_amd64.tar.zst
+            rootfs: {storage: local-lvm, size: 2G}
+            networks:
+              net0: {name: eth0, bridge: vmbr0, ip: dhcp}
 '''
 
 
@@ -93,7 +101,8 @@ def run(conn, workdir, count, parallel, label):
     wide = [r for r in reads if CLUSTER_WIDE.match(r['path'])]
     kinds = {}
     for r in reads:
-        kind = r['path'] if CLUSTER_WIDE.match(r['path']) else re.sub(r'^/nodes/[^/]+/qemu/\d+', '', r['path']) or 'guest'
+        kind = r['path'] if CLUSTER_WIDE.match(r['path']) else re.sub(r'^/nodes/[^/]+/(qemu|lxc)/\d+', '', r['path']) or 'guest'
+        kind = 'task status' if '/tasks/' in kind else kind
         kinds[kind] = kinds.get(kind, 0) + 1
     return dict(label=label, guests=count, wall=wall, changed=int(recap.group(1)) if recap else None,
                 writes=len(requests) - len(reads), reads=len(reads), wide=len(wide),

@@ -115,7 +115,10 @@ def main():
     parser.add_argument('--parallel', type=int, default=8)
     parser.add_argument('--latency-ms', type=int, default=0)
     args = parser.parse_args()
-    rows = []
+    print('pve.cloud.fleet on pvesim (3 nodes, 2/3 VMs as linked clones of one template, 1/3 containers, parallel %d, '
+          '%d ms latency)' % (args.parallel, args.latency_ms))
+    header = ('run', 'guests', 'wall s', 'changed', 'writes', 'reads', 'cluster-wide', 'other reads/guest')
+    print('%-18s %6s %8s %7s %6s %6s %12s %17s' % header, flush=True)
     for size in [int(s) for s in args.sizes.split(',')]:
         workdir = tempfile.mkdtemp(prefix='pve-cloud-fleet-bench-')
         state = os.path.join(workdir, 'pvesim')
@@ -128,23 +131,21 @@ def main():
                 admin(conn, 'POST', '/_pvesim/faults', dict(path='.', kind='latency', ms=args.latency_ms, count=None))
             with open(os.path.join(workdir, 'fleet.yml'), 'w') as fh:
                 fh.write(PLAYBOOK)
-            rows.append(run(conn, workdir, size, args.parallel, 'first run'))
-            rows.append(run(conn, workdir, size, args.parallel, 'no-op rerun'))
+            runs = [(size, 'first run'), (size, 'no-op rerun')]
             if size <= 100:
-                rows.append(run(conn, workdir, size * 3 // 4, args.parallel, 'scale-down to %d' % (size * 3 // 4)))
+                runs.append((size * 3 // 4, 'scale-down to %d' % (size * 3 // 4)))
+            for count, label in runs:
+                report(run(conn, workdir, count, args.parallel, label))
         finally:
             subprocess.run(['pvesim', 'stop', '--state-dir', state], check=False, stdout=subprocess.DEVNULL)
             shutil.rmtree(workdir, ignore_errors=True)
-    print('pve.cloud.fleet on pvesim (3 nodes, linked clones of one template, parallel %d, %d ms latency)'
-          % (args.parallel, args.latency_ms))
-    header = ('run', 'guests', 'wall s', 'changed', 'writes', 'reads', 'cluster-wide', 'other reads/guest')
-    print('%-18s %6s %8s %7s %6s %6s %12s %17s' % header)
-    for r in rows:
-        print('%-18s %6d %8.1f %7s %6d %6d %12d %17.2f' % (
-            r['label'], r['guests'], r['wall'], r['changed'], r['writes'], r['reads'], r['wide'], r['per_guest']))
-    print('reads by kind:')
-    for r in rows:
-        print('  %-18s %s' % (r['label'], ', '.join('%s %d' % kv for kv in sorted(r['kinds'].items()))))
+
+
+def report(r):
+    """One line per run, printed as soon as the run is over (a 300-guest run takes a while)."""
+    print('%-18s %6d %8.1f %7s %6d %6d %12d %17.2f' % (
+        r['label'], r['guests'], r['wall'], r['changed'], r['writes'], r['reads'], r['wide'], r['per_guest']))
+    print('    reads by kind: %s' % ', '.join('%s %d' % kv for kv in sorted(r['kinds'].items())), flush=True)
 
 
 if __name__ == '__main__':

@@ -18,10 +18,12 @@ import random
 import time
 
 from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEError, api_argument_spec
-from ansible_collections.pve.cloud.plugins.module_utils.base import InputError, PVEModule
+from ansible_collections.pve.cloud.plugins.module_utils.base import MAYBE_APPLIED_ATTEMPTS, InputError, PVEModule
 # Values PVE returns in place of secrets.
 MASKED = '**********'
 SECRET_KEYS = frozenset(('cipassword', 'password'))
+# The status a power action leaves the guest in: after a lost answer, what to look for before sending it again.
+POWER_STATUS = dict(start='running', shutdown='stopped', stop='stopped')
 
 
 class Guest(object):
@@ -227,7 +229,7 @@ class PVEGuestModule(PVEModule):
         allocated and another is tried when PVE answers `already exists`. When the answer to the
         write is lost, the guest is looked up by vmid and name before anything is sent again.
         """
-        attempt = 0
+        attempt = lost = 0
         while True:
             attempt += 1
             new_id = vmid if vmid is not None else self.next_vmid(attempt)
@@ -238,7 +240,8 @@ class PVEGuestModule(PVEModule):
                     guest = self._recover_lost_create(new_id, name, node, timeout, what)
                     if guest is not None:
                         return guest
-                    if attempt >= 2:
+                    lost += 1
+                    if lost >= MAYBE_APPLIED_ATTEMPTS:
                         raise
                     continue
                 if vmid is None and err.reason == 'exists' and attempt < self.max_allocation_attempts:
@@ -312,14 +315,27 @@ class PVEGuestModule(PVEModule):
         """Write the changed keys in one config call, guarded by the digest of the config read."""
         return self.task(self.config_method, self.path(guest, '/config'), config_call_params(changes, digest),
                          timeout=self.timeouts['config'], what='config update of %s' % self.describe(guest),
-                         holder=self.where(guest))
+                         holder=self.where(guest), settled=lambda: self.config_settled(guest, digest))
+
+    def config_settled(self, guest, digest):
+        """After a lost config write: False while the config is as read (safe to send again); once it moved,
+        a digest error, so the caller reads and plans again."""
+        if digest and self.read_config(guest).get('digest') == digest:
+            return False
+        raise PVEError('config update of %s: the answer was lost and the config has changed since it was read'
+                       % self.describe(guest), kind='http', reason='digest', path=self.path(guest, '/config'))
 
     # -- power ---------------------------------------------------------------------------------
 
     def power(self, guest, action, **params):
         timeout = self.timeouts.get(action, 300)
+        after = POWER_STATUS.get(action)
+        settled = (lambda: self.status(guest) == after) if after else None
         return self.task('POST', self.path(guest, '/status/%s' % action), params or None, timeout=timeout,
-                         what='%s of %s' % (action, self.describe(guest)), holder=self.where(guest))
+                         what='%s of %s' % (action, self.describe(guest)), holder=self.where(guest), settled=settled)
+
+    def status(self, guest):
+        return (self.client.get(self.path(guest, '/status/current')) or {}).get('status')
 
     def start(self, guest):
         if self.plan('start'):
@@ -356,7 +372,17 @@ class PVEGuestModule(PVEModule):
         params = {'purge': 1 if self.params.get('purge') else None, 'destroy-unreferenced-disks': 1}
         if self.plan('destroy', purge=bool(self.params.get('purge'))):
             self.task('DELETE', '/nodes/%s/%s/%s' % (guest.node, self.kind, guest.vmid), params,
-                      timeout=self.timeouts['destroy'], what='destroy of %s' % self.describe(guest), holder=self.where(guest))
+                      timeout=self.timeouts['destroy'], what='destroy of %s' % self.describe(guest), holder=self.where(guest),
+                      settled=lambda: self.gone(guest))
+
+    def gone(self, guest):
+        try:
+            self.read_config(guest)
+        except PVEError as err:
+            if err.reason == 'not_found':
+                return True
+            raise
+        return False
 
     def absent(self, guest):
         if guest is None:

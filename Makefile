@@ -1,8 +1,8 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
 SHELL := /bin/bash
-CHECKS := sanity units pvesim integration ansible-lint yamllint changelog molecule build ee \
+CHECKS := sanity units pvesim integration ansible-lint yamllint changelog molecule build ee doc-lint tarball \
           sanity-oldest integration-oldest
-.PHONY: demo test $(CHECKS) venv bench clean
+.PHONY: demo test $(CHECKS) venv bench clean docs release
 
 demo:  ## start pvesim (3 nodes) and provision the demo fleet
 	bash playbooks/demo/run.sh
@@ -12,6 +12,12 @@ test:  ## every check, in order, stopping at the first failure
 
 $(CHECKS):
 	bash .ci/checks.sh $@
+
+docs:  ## the collection's HTML docs (antsibull-docs, Sphinx) in .work/docs/html
+	bash .ci/checks.sh docs-html
+
+release:  ## dist/: CHANGELOG.md, CHANGELOG.rst and the checked tarball for galaxy.yml's version (repo unchanged)
+	bash .ci/checks.sh release
 
 venv:
 	source .ci/env.sh && setup_venv

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/env.sh"
 
 ALL_CHECKS=(sanity units demo pvesim integration ansible-lint yamllint changelog molecule build
-            ee sanity-oldest integration-oldest)
+            ee doc-lint tarball sanity-oldest integration-oldest)
 
 check_sanity() { (cd "$COLL" && ansible-test sanity --python 3.12 --color no --exclude simulator/); }
 check_units() { (cd "$COLL" && ansible-test units --local --python 3.12 --color no); }
@@ -14,7 +14,13 @@ check_pvesim() { (cd "$ROOT/simulator" && python -m pytest -q -p no:cacheprovide
 check_integration() { (cd "$COLL" && ansible-test integration --local --python 3.12 --color no); }
 check_ansible-lint() { (cd "$COLL" && ansible-lint --offline --profile production -q); }
 check_yamllint() { (cd "$COLL" && yamllint -s .); }
-check_changelog() { (cd "$COLL" && antsibull-changelog lint); }
+# Fragments are RST: ansible-doc markup such as C(...) would show up raw in CHANGELOG.md and .rst.
+check_changelog() {
+  (cd "$COLL" && antsibull-changelog lint) || return 1
+  if grep -nE '(^|[^A-Za-z0-9_])[BCEIMOPRUV]\([^)]*\)' "$COLL"/changelogs/fragments/*.yml; then
+    echo "changelog fragments: write \`\`name\`\` (RST), not C(name)/O(name)/E(name)/V(name)" >&2; return 1
+  fi
+}
 check_molecule() { (cd "$COLL/extensions" && molecule test --all); }
 check_build() {
   rm -rf "$WORK/dist" "$WORK/installed"
@@ -64,6 +70,64 @@ for req in declared:
         sys.exit('requirements-oldest.txt pins %s==%s, the lower bound is %s' % (name, pins.get(name), low))
     print('%s: lower bound %s pinned in requirements-oldest.txt' % (req, low))
 PY
+}
+# doc-lint: antsibull-docs lints the plugin docs and the extra docs (docs/*.md written as RST, as the docs
+# site and a release carry them).
+check_doc-lint() {
+  python "$ROOT/docs/docsite/md2rst.py" "$COLL" >/dev/null &&
+  (cd "$COLL" && antsibull-docs lint-collection-docs --plugin-docs .) &&
+  echo "antsibull-docs lint-collection-docs: clean"
+}
+# release_to DIR: what `make release` publishes, built from a copy of the collection: CHANGELOG.md and
+# CHANGELOG.rst for galaxy.yml's version, and the tarball, which must hold only files git tracks plus
+# what the build generates, and nothing that looks like test output, a cache or a key.
+release_to() {
+  local out=$1 src=$WORK/release/ansible_collections/$NS/$NAME
+  rm -rf "$WORK/release" "$out" && mkdir -p "$src" "$out"
+  (cd "$COLL" && tar --exclude=./tests/output -cf - .) | tar -xf - -C "$src"
+  python "$ROOT/docs/docsite/md2rst.py" "$src" >/dev/null &&
+  (cd "$src" && antsibull-changelog release >/dev/null) &&
+  cp "$src/CHANGELOG.md" "$src/CHANGELOG.rst" "$out/" &&
+  (cd "$src" && ansible-galaxy collection build --output-path "$out" >/dev/null) &&
+  (cd "$ROOT" && git ls-files) > "$WORK/release/tracked.txt" &&
+  python - "$out/$NS-$NAME-"*.tar.gz "$WORK/release/tracked.txt" <<'PY'
+import fnmatch, re, sys, tarfile
+tarball, tracked = sys.argv[1], set(open(sys.argv[2]).read().split('\n'))
+generated = {'MANIFEST.json', 'FILES.json', 'CHANGELOG.md', 'CHANGELOG.rst', 'changelogs/changelog.yaml'}
+forbidden = ['tests/output/*', '*/__pycache__/*', '*.pyc', '.pytest_cache/*', '.ansible/*', '.cache/*', '*.egg-info/*',
+             'simulator/*', 'benchmarks/*', '.work/*', 'dist/*', '*.tar.gz', '*.pem', '*.key', '*.crt', '*.p12',
+             '*id_rsa*', '*id_ed25519*', 'connection.json', 'changelogs/.plugin-cache.yaml']
+key = re.compile(rb'-----BEGIN [A-Z ]*PRIVATE KEY-----')
+bad = []
+with tarfile.open(tarball) as tar:
+    members = tar.getmembers()
+    for member in members:
+        if not member.isfile():
+            continue
+        name = member.name
+        if any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch('/' + name, '*/' + p) for p in forbidden):
+            bad.append('%s: test output, cache, build leftover or key file' % name)
+        elif name not in tracked and name not in generated and not fnmatch.fnmatch(name, 'docs/docsite/rst/*.rst'):
+            bad.append('%s: not a file git tracks' % name)
+        elif key.search(tar.extractfile(member).read()):
+            bad.append('%s: holds a private key' % name)
+if bad:
+    sys.exit('%s:\n  %s' % (tarball, '\n  '.join(bad)))
+print('%s: %d entries, no test output, caches, untracked files or keys' % (tarball, len(members)))
+PY
+}
+check_tarball() { release_to "$WORK/release-dist"; }
+# Not in ALL_CHECKS: make release, make docs.
+check_release() { release_to "$ROOT/dist" && ls "$ROOT/dist"; }
+check_docs-html() {
+  local site=$WORK/docsite
+  rm -rf "$site" && mkdir -p "$site"
+  python "$ROOT/docs/docsite/md2rst.py" "$COLL" >/dev/null &&
+  antsibull-docs sphinx-init --use-current --squash-hierarchy --lenient --dest-dir "$site" "$NS.$NAME" >/dev/null &&
+  bash "$site/build.sh" >"$site/build.log" 2>&1 &&
+  { grep -i 'warning\|error' "$site/build.log" | grep -v 'intersphinx\|inventories\|objects.inv' || true; } &&
+  rm -rf "$ROOT/.work/docs" && mkdir -p "$ROOT/.work/docs" && cp -a "$site/build/html" "$ROOT/.work/docs/" &&
+  echo "HTML docs: $ROOT/.work/docs/html/index.html"
 }
 check_sanity-oldest() {
   setup_oldest_venv

@@ -140,8 +140,10 @@ echo "    $(field url), nodes pve1 pve2 pve3, CA $PROXMOX_CA_PATH"
 echo "    API token $PROXMOX_TOKEN_ID with the least privileges the modules need, made as on a real cluster with:"
 pveum_commands | indent '      '
 
-step "Provision the demo fleet: ansible-playbook playbooks/demo/demo.yml"
-playbook "$WORK/$RUN-run1.log" "$DEMO/demo.yml"
+PROVISION=("$ROOT/playbooks/provision_cluster.yml" -e "@$ROOT/playbooks/vars/simulated.yml")
+step "Provision the cluster: ansible-playbook playbooks/provision_cluster.yml -e @playbooks/vars/simulated.yml"
+echo "    (a golden image from the Debian cloud image, then the fleet 'demo' placed by the fleet role)"
+playbook "$WORK/$RUN-run1.log" "${PROVISION[@]}"
 
 step "What was provisioned where (the pve.cloud.proxmox inventory of the cluster)"
 INVENTORY=$WORK/$RUN.proxmox.yml
@@ -168,7 +170,7 @@ ansible-inventory -i "$INVENTORY" --graph
 
 step "The same playbook again: it must report changed=0 and send pvesim no write"
 before=$(counters)
-playbook "$WORK/$RUN-run2.log" "$DEMO/demo.yml"
+playbook "$WORK/$RUN-run2.log" "${PROVISION[@]}"
 after=$(counters)
 read -r writes_before _ <<<"$before"
 read -r writes_after reads_after <<<"$after"

@@ -81,6 +81,31 @@ def removal_failures(results, loop_var='fleet_job', item_var='fleet_removal'):
     return rows
 
 
+def cluster_summary(vms, fleet_tags, hostvars=None):
+    """Rows of `what exists where` from pve.cloud.qemu_info entries: golden images, then the guests of the fleets.
+
+    The address is the one the fleet role gave the host (`ansible_host` in `hostvars`), when there is one.
+    """
+    rows = []
+    fleet_tags = list(fleet_tags or [])
+    for vm in sorted(vms or [], key=lambda vm: vm['vmid']):
+        tags = vm.get('tags') or []
+        if vm.get('template') and 'golden' in tags:
+            what = 'golden image'
+        else:
+            fleets = [t[len('fleet-'):] for t in fleet_tags if t in tags]
+            if not fleets or vm.get('template'):
+                continue
+            what = 'fleet %s' % fleets[0]
+        address = None
+        if hostvars is not None and vm.get('name') in hostvars:
+            address = hostvars[vm['name']].get('ansible_host')
+        rows.append(dict(name=vm.get('name'), what=what, node=vm.get('node'), vmid=vm['vmid'],
+                         status='template' if vm.get('template') else vm.get('status'), address=address))
+    golden = [r for r in rows if r['what'] == 'golden image']
+    return golden + [r for r in rows if r['what'] != 'golden image']
+
+
 def table(rows, columns=None):
     """Rows (dicts) as lines of an aligned text table with a header, for debug output."""
     rows = list(rows or [])
@@ -101,4 +126,5 @@ def table(rows, columns=None):
 
 class FilterModule(object):
     def filters(self):
-        return dict(fleet_results=fleet_results, removal_failures=removal_failures, table=table)
+        return dict(fleet_results=fleet_results, removal_failures=removal_failures, cluster_summary=cluster_summary,
+                    table=table)

@@ -3,12 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""What every guest module (qemu, lxc, template) shares: finding a guest cluster-wide, allocating
-VMIDs safely, creating or cloning without ever making a second guest, waiting for locks, converging
-a config in one call, power transitions, check-mode plans and the shape of results and failures.
+"""The guest workflow every guest kind (qemu, lxc) shares, on top of the kind-free base.py: finding
+a guest cluster-wide, allocating VMIDs safely, creating or cloning without ever making a second
+guest, converging a config in one call, power transitions and reporting.
 
-A guest module subclasses PVEGuestModule, sets the class attributes that differ between QEMU and
-LXC, and says what `present`, `absent`, `started`... mean for its object.
+What a state does is the STATES table below. A kind subclasses PVEGuestModule, sets kind, label and
+schema, and fills in the hooks (what it wants, how it is created, how addresses are read).
 """
 
 from __future__ import annotations
@@ -17,8 +17,12 @@ import ipaddress
 import random
 import time
 
+from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
+from ansible_collections.pve.cloud.plugins.module_utils import volumes
 from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEError, api_argument_spec
-from ansible_collections.pve.cloud.plugins.module_utils.base import MAYBE_APPLIED_ATTEMPTS, InputError, PVEModule
+from ansible_collections.pve.cloud.plugins.module_utils.base import (MAYBE_APPLIED_ATTEMPTS, InputError, PVEModule,
+                                                                     content_types)
+
 # Values PVE returns in place of secrets.
 MASKED = '**********'
 SECRET_KEYS = frozenset(('cipassword', 'password'))
@@ -138,33 +142,54 @@ def addresses(interfaces):
     return found
 
 
-def guest_argument_spec():
-    """Options every guest module shares, on top of the API options."""
-    spec = api_argument_spec()
-    spec.update(
-        vmid=dict(type='int'),
-        name=dict(type='str'),
-        node=dict(type='str'),
-        force=dict(type='bool', default=False),
-        purge=dict(type='bool', default=False),
-    )
-    return spec
+# What each state does, in order: read a row left to right. Every step is the method step_<name>
+# below; a step with nothing to do does nothing (starting a running guest is a no-op).
+STATES = dict(
+    present=('ensure', 'plan', 'configure', 'pool', 'report'),
+    started=('ensure', 'plan', 'configure', 'pool', 'start', 'report'),
+    # shut down before configuring: a stopped guest takes the config at once instead of as pending
+    stopped=('ensure', 'plan', 'shutdown', 'configure', 'pool', 'report'),
+    restarted=('ensure', 'plan', 'configure', 'pool', 'restart', 'report'),
+    template=('ensure', 'plan', 'shutdown', 'configure', 'pool', 'template', 'report'),
+    absent=('destroy',),
+)
 
 
 class PVEGuestModule(PVEModule):
-    """The base of the guest modules: finding, creating, configuring and powering one guest."""
+    """The guest workflow (find, create or clone, configure, pool, power, report) for every kind.
 
-    kind = 'qemu'           # path segment and /cluster/resources type
-    label = 'VM'            # how PVE names the guest in its messages
+    A kind sets the class attributes below (kind and label have no default) and fills in the hooks:
+    desired() (the managed keys and volumes, checked before any call), create_params(),
+    read_interfaces(); optionally plan_extra(), after_configure(), managed_extra().
+    """
+
+    kind = None             # path segment and /cluster/resources type: 'qemu', 'lxc'
+    label = None            # how PVE names the guest in its messages: 'VM', 'CT'
+    schema = None           # compare.Schema of the kind
+    name_key = 'name'       # the config key (and option) that names the guest: 'name', 'hostname'
     config_method = 'POST'  # QEMU config writes are tasks; LXC's are a synchronous PUT
-    create_task = 'qmcreate'
+    volume_re = None        # config keys planned as volumes (grown, never shrunk)
+    # with a target storage, a clone to another node no longer needs the source's volumes on shared
+    # storage (pve-container) or still does (qemu-server)
+    clone_storage_overrides_source = False
+    move_hint = 'move it first'
+    no_address_hint = ''
     default_timeouts = dict(create=900, clone=900, config=300, resize=300, start=120, shutdown=180, stop=60,
                             reboot=300, destroy=300, template=300, lock=60, ip=300)
     max_allocation_attempts = 12
 
     def __init__(self, module):
+        if not (self.kind and self.label and self.schema):
+            raise TypeError('%s must set kind, label and schema' % type(self).__name__)
         super(PVEGuestModule, self).__init__(module)
         self._resources = None
+        self.want, self.volumes, self.origin = {}, {}, {}
+        self.guest = self.config = None
+        self.created = False
+        self.changes, self.grows = {}, {}
+        self.writes_at_read = 0
+
+    # -- naming --------------------------------------------------------------------------------
 
     def path(self, guest, suffix=''):
         return '/nodes/%s/%s/%s%s' % (guest.node, self.kind, guest.vmid, suffix)
@@ -174,6 +199,186 @@ class PVEGuestModule(PVEModule):
 
     def describe(self, guest):
         return '%s %s%s' % (self.label, guest.vmid, " ('%s')" % guest.name if guest.name else '')
+
+    # -- the desired state (hooks fill it in desired()) ----------------------------------------
+
+    def desired(self):
+        raise NotImplementedError
+
+    def create_params(self):
+        """Everything PVE needs to create the guest in one call (without vmid)."""
+        raise NotImplementedError
+
+    def read_interfaces(self, guest):
+        raise NotImplementedError
+
+    def plan_extra(self, config, changes):
+        """Kind-specific changes on top of the managed keys (QEMU adds its cloud-init drive)."""
+
+    def after_configure(self, guest, before):
+        """Called after the config was written (QEMU regenerates its cloud-init drive)."""
+
+    def managed_extra(self, config):
+        """Config keys to show in the diff besides the managed ones."""
+        return set()
+
+    def taken(self, key, param):
+        if key in self.origin:
+            raise InputError(param, "'%s' is also set by %s: set it in one place" % (key, self.origin[key]))
+        self.origin[key] = param
+
+    def want_key(self, key, value, param, allow_none=False):
+        """Manage `key`: value None with allow_none means 'must be absent'."""
+        self.taken(key, param)
+        if value is None and not allow_none:
+            return
+        self.want[key] = self.schema.normalize(key, value, param)
+
+    def want_volume(self, slot, value, param, **options):
+        self.taken(slot, param)
+        self.volumes[slot] = None if value is None else volumes.parse_volume(self.schema, slot, value, param,
+                                                                             **options)
+
+    def config_params(self):
+        """The managed keys as PVE takes them at creation: values, and volumes as STORAGE:SIZE."""
+        params = dict((key, self.schema.wire(key, want)) for key, want in self.want.items() if want is not None)
+        for slot, volume in self.volumes.items():
+            if volume is not None:
+                params[slot] = volume.create_value(self.origin[slot])
+        if self.params['pool']:
+            params['pool'] = self.params['pool']
+        return params
+
+    def plan_config(self, config):
+        """Changed keys as {key: value to send or None} and volumes to grow {slot: bytes}."""
+        changes = self.schema.changes(config, self.want)
+        grows = {}
+        for slot, volume in self.volumes.items():
+            have = config.get(slot)
+            if volume is None:
+                if have is not None:
+                    changes[slot] = None
+                continue
+            value, grow = volumes.plan_volume(volume, have, self.origin[slot], self.move_hint)
+            if value is not None:
+                changes[slot] = value
+            if grow and have is not None:
+                grows[slot] = grow
+        self.plan_extra(config, changes)
+        return changes, grows
+
+    # -- running the state table ---------------------------------------------------------------
+
+    def execute(self):
+        self.desired()
+        for step in STATES[self.params['state']]:
+            if getattr(self, 'step_' + step)() is False:
+                break
+
+    def step_destroy(self):
+        p = self.params
+        guest = self.find(vmid=p['vmid'], name=p[self.name_key])
+        if guest is None:
+            self.result.update(vmid=p['vmid'], status='absent', diff=dict(before={}, after={}))
+            return
+        self.absent(guest)
+
+    def step_ensure(self):
+        """Find the guest; create or clone it when it is missing. False: check mode, nothing to read."""
+        p = self.params
+        name = p[self.name_key]
+        guest = self.find(vmid=p['vmid'], name=name)
+        if guest is None:
+            if p['vmid'] is not None and name:
+                namesakes = [str(e['vmid']) for e in self.resources() if e.get('name') == name]
+                if namesakes:
+                    self.module.warn("%s %s does not exist, so it is created, but VMID %s is also named '%s'"
+                                     % (self.label, p['vmid'], ', '.join(namesakes), name))
+            self.created = True
+            guest = self.clone() if p['clone'] else self.create()
+            if guest is None:
+                return False
+        elif guest.template and p['state'] in ('started', 'restarted'):
+            raise InputError('state', '%s is a template and is never started: clone it instead' %
+                             self.describe(guest))
+        self.guest = guest
+        self.result.update(vmid=guest.vmid, node=guest.node)
+        self.config = self.read_config(guest)
+        self.writes_at_read = self.client.writes
+        return True
+
+    def step_plan(self):
+        p, guest, config = self.params, self.guest, self.config
+        self.changes, self.grows = self.plan_config(config)
+        if guest.template and (self.changes or self.grows) and p['state'] != 'template':
+            raise InputError('state', '%s is a template; the task would change %s. Templates are changed only with '
+                                      'state: template' % (self.describe(guest),
+                                                           ', '.join(sorted(self.changes) or self.grows)))
+        if p['pool'] and not self.created and guest.pool != p['pool']:
+            self.check_pool(p['pool'])
+        self.record_config_diff(config, self.changes, self.grows)
+
+    def record_config_diff(self, config, changes, grows, created=None):
+        """The managed keys before and after, from the plan (a new guest has no before)."""
+        created = self.created if created is None else created
+        managed = set(self.want) | set(self.volumes) | set(changes) | self.managed_extra(config)
+        for key in managed:
+            after = changes[key] if key in changes else config.get(key)
+            if key in grows and after is not None:
+                after = volumes.with_size(self.schema, key, after, grows[key])
+            self.record_diff(key, None if created else config.get(key), after)
+
+    def step_shutdown(self):
+        if self.guest.running:
+            self.stop(self.guest)
+
+    def step_configure(self):
+        guest = self.guest
+        self.converge(guest)
+        self.after_configure(guest, self.config)
+
+    def step_pool(self):
+        self.set_pool(self.guest)
+
+    def step_start(self):
+        if not self.guest.running:
+            self.start(self.guest)
+
+    def step_restart(self):
+        if self.guest.running:
+            self.reboot(self.guest)
+        else:
+            self.start(self.guest)
+
+    def step_template(self):
+        guest = self.guest
+        if guest.template:
+            return
+        if self.plan('template'):
+            self.task('POST', self.path(guest, '/template'), None, timeout=self.timeouts['template'],
+                      what='conversion of %s to a template' % self.describe(guest), holder=self.where(guest))
+        guest.template = True
+
+    def step_report(self):
+        p, guest = self.params, self.guest
+        pending = {}
+        if guest.running and not guest.template:
+            pending = self.read_pending(guest) if not (self.check_mode and self.result['changed']) else {}
+            if pending and p.get('reboot_if_needed') and 'reboot' not in [a['action'] for a in self.result['actions']]:
+                self.reboot(guest)
+                pending = {} if not self.check_mode else pending
+        config = self.config
+        if self.client.writes != self.writes_at_read:
+            config = self.read_config(guest)
+        ip_addresses = []
+        if p['wait_for_ip'] and not guest.running:
+            self.module.warn('wait_for_ip: %s is not running, so it has no address to wait for' % self.describe(guest))
+        elif p['wait_for_ip'] and not self.check_mode:
+            ip_addresses = self.wait_for_addresses(guest, lambda: self.read_interfaces(guest))
+        self.result.update(
+            status=guest.status if guest.status in ('running', 'stopped') else 'stopped', template=guest.template,
+            config=redact(config), diff=dict(before=redact(self.diff['before']), after=redact(self.diff['after'])),
+            pending=pending, reboot_required=bool(pending), ip_addresses=ip_addresses)
 
     # -- finding guests ------------------------------------------------------------------------
 
@@ -273,6 +478,197 @@ class PVEGuestModule(PVEModule):
                            'log of node %s' % (what, self.label, vmid, guest.node), kind='task')
         return guest
 
+    # -- create and clone ----------------------------------------------------------------------
+
+    def create(self):
+        """Create the guest on `node` in one call; the new Guest, or None in check mode."""
+        p = self.params
+        if not p['node']:
+            raise InputError('node', '%s does not exist: set node (where to create it) or clone'
+                             % (p[self.name_key] or p['vmid']))
+        self.check_node(p['node'])
+        params = self.create_params()
+        if p['pool']:
+            self.check_pool(p['pool'])
+        self.plan('create')
+        if self.check_mode:
+            return self.planned_only(p['node'], params)
+        path = '/nodes/%s/%s' % (p['node'], self.kind)
+        return self.create_guest(p['node'], p[self.name_key], lambda vmid: self.client.post(path, vmid=vmid, **params),
+                                 'create', self.timeouts['create'], vmid=p['vmid'])
+
+    def clone(self):
+        """Clone `clone` to the new guest; the new Guest, or None in check mode."""
+        p = self.params
+        source = self.find_source()
+        node = p['target'] or p['node'] or source.node
+        if node != source.node:
+            self.check_node(node, 'target' if p['target'] else 'node')
+            self.check_clone_storage(source, node)
+        if p['pool']:
+            self.check_pool(p['pool'])
+        self.plan('clone', source=source.vmid, full=p['full'])
+        if self.check_mode:
+            return self.planned_clone(source, node)
+        params = {self.name_key: p[self.name_key], 'target': node if node != source.node else None, 'full': p['full'],
+                  'storage': p['storage'], 'format': p.get('format'), 'pool': p['pool'], 'snapname': p['snapname']}
+        path = self.path(source, '/clone')
+        return self.create_guest(node, p[self.name_key], lambda vmid: self.client.post(path, newid=vmid, **params),
+                                 'clone', self.timeouts['clone'], vmid=p['vmid'])
+
+    def find_source(self):
+        source = self.params['clone']
+        try:
+            found = self.find(vmid=int(source), param='clone')
+        except ValueError:
+            found = self.find(name=source, param='clone')
+        if found is None:
+            # /cluster/resources lists only the guests the caller has VM.Audit on
+            raise InputError('clone', "clone source '%s' does not exist in the cluster or is not visible: check the name "
+                                      "or VMID of the template, or grant VM.Audit on it (its /vms/VMID or its pool)"
+                             % source)
+        return found
+
+    def check_clone_storage(self, source, node):
+        """A clone to another node, checked before anything is written with PVE's rules (qemu-server
+        and pve-container clone_vm): the target `storage` must be shared and enabled on both nodes,
+        and the source's volumes must be on shared storage (for LXC, unless a target storage is
+        given); volumes that stay on the source's storages must be usable on the target.
+        """
+        p = self.params
+        param = 'target' if p['target'] else 'node'
+        content = 'images' if self.kind == 'qemu' else 'rootdir'
+        shared = sorted(s for s, e in self.node_storages(node).items()
+                        if str(e.get('shared')) == '1' and content in content_types(e))
+        if p['storage']:
+            self.check_storage(source.node, p['storage'], content)
+            entry = self.check_storage(node, p['storage'], content)
+            if str(entry.get('shared')) != '1':
+                raise InputError('storage', "storage '%s' is local to each node, and PVE clones to another node ('%s') "
+                                            "only onto shared storage: create the clone on the source's node (%s: %s), "
+                                            "use shared storage, or pick a storage available on node '%s' that is "
+                                            "shared (%s)" % (p['storage'], node, param, source.node, node,
+                                                             ', '.join(shared) or 'there is none'))
+            if self.clone_storage_overrides_source:
+                return
+        if p['snapname']:
+            config = self.client.get(self.path(source, '/snapshot/%s/config' % p['snapname'])) or {}
+        else:
+            config = self.read_config(source)
+        source_storages = self.node_storages(source.node)
+        local = []
+        for key, value in sorted(config.items()):
+            storage = volumes.volume_storage(volumes.volume_of(self.schema, key, value))
+            if storage is None or storage not in source_storages:
+                continue  # a host path, or a storage this user cannot see: PVE decides
+            if str(source_storages[storage].get('shared')) != '1':
+                local.append('%s on %s' % (key, storage))
+            elif not p['storage'] or 'media=cdrom' in value:
+                self.check_storage(node, storage, 'iso' if 'media=cdrom' in value else content, param)
+        if local:
+            raise InputError(param, "%s cannot be cloned to node '%s': PVE clones across nodes only when every volume "
+                                    "of the source is on shared storage%s, and %s %s local to node '%s'. Create the "
+                                    "clone on the source's node (%s: %s) and migrate it, %s (shared there: %s)"
+                             % (self.describe(source), node,
+                                '' if self.clone_storage_overrides_source else
+                                ' (a target storage does not change that)',
+                                ', '.join(local), 'is' if len(local) == 1 else 'are', source.node, param, source.node,
+                                'or set a shared target storage' if self.clone_storage_overrides_source else
+                                "or keep the source's disks on shared storage", ', '.join(shared) or 'none'))
+
+    def planned_clone(self, source, node):
+        """Check mode for a clone: plan the configuration against the source's config."""
+        config = self.read_config(source)
+        config[self.name_key] = self.params[self.name_key]
+        changes, grows = self.plan_config(config)
+        if changes:
+            self.plan('update_config', keys=sorted(changes))
+        for slot in sorted(grows):
+            self.plan('resize', disk=slot, size=ps.format_size(grows[slot]))
+        after = dict((k, v) for k, v in config.items() if k in set(self.want) | set(self.volumes) and v is not None)
+        after.update((k, v) for k, v in changes.items() if v is not None)
+        return self.planned_only(node, after)
+
+    def planned_only(self, node, after):
+        """Check mode for a guest that does not exist: the plan, the config it would get, nothing written."""
+        after = dict((k, v) for k, v in after.items() if k not in self.create_only)
+        if self.params['state'] in ('started', 'restarted'):
+            self.plan('start')
+        elif self.params['state'] == 'template':
+            self.plan('template')
+        self.result.update(vmid=self.params['vmid'], node=node, status='absent', diff=dict(before={}, after=redact(after)),
+                           config={}, pending={}, reboot_required=False, ip_addresses=[])
+        return None
+
+    # create parameters that are not config keys: left out of a planned diff
+    create_only = frozenset(('pool',))
+
+    # -- config --------------------------------------------------------------------------------
+
+    def converge(self, guest):
+        """Write the changed keys in one call (planned again when the digest moved), then grow volumes."""
+        config, changes, grows = self.config, self.changes, self.grows
+        attempts = 0
+        while changes:
+            attempts += 1
+            if not self.plan('update_config', keys=sorted(changes)):
+                break
+            try:
+                self.write_config(guest, changes, config.get('digest'))
+                break
+            except PVEError as err:
+                if err.reason != 'digest' or attempts >= 3:
+                    raise
+                # someone else changed the config between our read and write: read it and plan again
+                self.unplan()
+                config = self.read_config(guest)
+                changes, grows = self.plan_config(config)
+                self.record_config_diff(config, changes, grows)
+        grows = dict(grows, **self.grows_after_write(guest, changes))
+        for slot in sorted(grows):
+            size = ps.format_size(grows[slot])
+            if self.plan('resize', disk=slot, size=size):
+                self.task('PUT', self.path(guest, '/resize'), dict(disk=slot, size=size),
+                          timeout=self.timeouts['resize'], what='resize of %s of %s' % (slot, self.describe(guest)),
+                          holder=self.where(guest), settled=lambda slot=slot: self.resized(guest, slot, grows[slot]))
+        self.changes, self.grows = changes, grows
+
+    def resized(self, guest, slot, size):
+        """After a lost resize: whether the volume in `slot` has `size` bytes now."""
+        value = self.read_config(guest).get(slot)
+        have = ps.parse(value, dict(default_key='file')).get('size') if value else None
+        return have is not None and ps.parse_size(have) >= size
+
+    def grows_after_write(self, guest, changes):
+        """Volumes whose size is known only once the config is written (QEMU's imported disks)."""
+        return {}
+
+    def set_pool(self, guest):
+        pool = self.params['pool']
+        if not pool or self.created or guest.pool == pool:
+            return
+        if not self.plan('set_pool', pool=pool, previous=guest.pool):
+            return
+        what = 'move of %s to pool %s' % (self.describe(guest), pool)
+        holder = self.where(guest)
+        try:
+            self.task('PUT', '/pools', {'poolid': pool, 'vms': guest.vmid, 'allow-move': 1},
+                      timeout=self.timeouts['config'], what=what, holder=holder,
+                      settled=lambda: self.in_pool(guest, pool))
+        except PVEError as err:
+            if err.status != 501:
+                raise
+            # PVE before 8.1 has only /pools/{poolid}, and no allow-move: leave the old pool first
+            if guest.pool:
+                self.task('PUT', '/pools/%s' % guest.pool, {'vms': guest.vmid, 'delete': 1},
+                          timeout=self.timeouts['config'], what=what, holder=holder)
+            self.task('PUT', '/pools/%s' % pool, {'vms': guest.vmid}, timeout=self.timeouts['config'], what=what,
+                      holder=holder)
+
+    def in_pool(self, guest, pool):
+        members = (self.client.get('/pools/%s' % pool) or {}).get('members') or []
+        return any(str(m.get('vmid')) == str(guest.vmid) for m in members)
+
     def wait_unlocked(self, guest, timeout, what, locks=None):
         """Wait until the guest's config has no lock (or none of `locks`); None when the guest is gone."""
         wait = Backoff(timeout)
@@ -330,11 +726,11 @@ class PVEGuestModule(PVEModule):
     def power(self, guest, action, **params):
         timeout = self.timeouts.get(action, 300)
         after = POWER_STATUS.get(action)
-        settled = (lambda: self.status(guest) == after) if after else None
+        settled = (lambda: self.read_status(guest) == after) if after else None
         return self.task('POST', self.path(guest, '/status/%s' % action), params or None, timeout=timeout,
                          what='%s of %s' % (action, self.describe(guest)), holder=self.where(guest), settled=settled)
 
-    def status(self, guest):
+    def read_status(self, guest):
         return (self.client.get(self.path(guest, '/status/current')) or {}).get('status')
 
     def start(self, guest):
@@ -413,8 +809,36 @@ class PVEGuestModule(PVEModule):
                     raise
                 last_error = err.pve_message or err.message
             if not wait.sleep():
-                raise PVEError('%s reported no IP address within %ss (timeouts.ip)%s: is the guest agent installed '
-                               'and running?' % (self.describe(guest), self.timeouts['ip'],
-                                                 '; last answer: %s' % last_error if last_error else ''),
+                raise PVEError('%s reported no IP address within %ss (timeouts.ip)%s: %s'
+                               % (self.describe(guest), self.timeouts['ip'],
+                                  '; last answer: %s' % last_error if last_error else '', self.no_address_hint),
                                kind='timeout')
 
+
+def guest_argument_spec(name_key='name', timeouts=None):
+    """Options every guest module shares, on top of the API options."""
+    spec = api_argument_spec()
+    spec.update({name_key: dict(type='str')})
+    spec.update(
+        vmid=dict(type='int'),
+        node=dict(type='str'),
+        state=dict(type='str', default='present', choices=sorted(STATES)),
+        force=dict(type='bool', default=False),
+        purge=dict(type='bool', default=False),
+        timeouts=dict(type='dict', default={}, options=dict(
+            (k, dict(type='int', default=v)) for k, v in (timeouts or PVEGuestModule.default_timeouts).items())),
+        clone=dict(type='str'),
+        full=dict(type='bool'),
+        storage=dict(type='str'),
+        snapname=dict(type='str'),
+        target=dict(type='str'),
+        onboot=dict(type='bool'),
+        tags=dict(type='list', elements='str'),
+        description=dict(type='str'),
+        pool=dict(type='str'),
+        protection=dict(type='bool'),
+        config=dict(type='dict'),
+        reboot_if_needed=dict(type='bool', default=False),
+        wait_for_ip=dict(type='bool', default=False),
+    )
+    return spec

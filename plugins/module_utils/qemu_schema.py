@@ -5,7 +5,7 @@
 
 """QEMU config keys and property-string formats, generated from the PVE 9 API schema.
 
-Do not edit: regenerate with hacking/gen_qemu_schema.py.
+Do not edit: regenerate with hacking/gen_schema.py.
 KEYS maps a config key (indexed keys as 'net[n]') to (type, enum, format name or None).
 FORMATS maps a format name to default_key, keys {name: (type, default, enum)}, aliases {alias: key}
 and key_aliases {alias: (key, value key)} (net's `virtio=MAC` sets model=virtio and macaddr=MAC).

@@ -11,19 +11,19 @@ module: placement
 short_description: Plan a fleet of guests on a Proxmox VE cluster (names, nodes, what to create, keep and remove)
 version_added: 0.1.0
 description:
-  - Turns a declarative list of guest groups (O(groups)) into a plan, from one read of C(/cluster/resources).
-    It writes nothing; the P(pve.cloud.fleet#role) role carries the plan out with M(pve.cloud.qemu).
-  - A group with O(groups[].count) is numbered (C(web-01) ... C(web-NN)); without it, it is one guest of that name.
-  - Ownership - every guest of the fleet carries O(tag). A guest of the same name without that tag is never adopted:
+  - Turns a declarative list of guest groups (O(groups)) into a plan, from one read of C(/nodes) and one of
+    C(/cluster/resources). It writes nothing; the P(pve.cloud.fleet#role) role carries the plan out with M(pve.cloud.qemu).
+  - A group with C(count) is numbered (C(web-01) ... C(web-NN)); without it, it is one guest of that name.
+  - Ownership - every guest of the fleet carries O(tag). A guest of the same name without that tag is never adopted;
     it is reported in RV(failures) and left alone. Guests with the tag that are no longer declared are removed
     only with O(prune=true); members of a numbered group above its count are removed (the highest numbers
     go first, because they are the ones above the count).
-  - Placement of new guests (O(groups[].node) V(auto)) - only online nodes outside O(exclude_nodes), only
+  - Placement of new guests (C(node) V(auto)) - only online nodes outside O(exclude_nodes), only
     where the guest's memory fits (memory of every guest on the node counted as configured, templates left out);
     with anti-affinity the node with the fewest members of the group first; then O(strategy). Guests placed
     earlier in the same plan count like existing ones, so a plan is the same whatever the order of groups'
     sizes.
-  - Explicit nodes (O(groups[].node) set to a node name) are honoured, or refused in RV(failures) when the node
+  - Explicit nodes (C(node) set to a node name) are honoured, or refused in RV(failures) when the node
     is offline or not in the cluster.
 author:
   - pve.cloud developers (@pve-cloud)
@@ -49,7 +49,7 @@ options:
   groups:
     description:
       - The guests, as a list of groups. Keys used for the plan are listed below; every other key is passed on
-        to the guest module in RV(guests[].args) (for M(pve.cloud.qemu) for example C(cores), C(networks),
+        to the guest module in C(args) of RV(guests) (for M(pve.cloud.qemu) for example C(cores), C(networks),
         C(disks), C(ipconfig), C(ciuser), C(sshkeys), C(full), C(storage), C(agent), C(wait_for_ip)).
       - C(name) (required) - name of the guest, or of the group with C(count).
       - C(count) - number of guests, named C(NAME-01) ... (see O(index_width)); V(0) removes them all.
@@ -62,7 +62,7 @@ options:
       - C(state) - V(started) (default), V(present) or V(stopped).
       - C(tags) - more tags; the fleet tag is always added.
       - In string values, V({index}) is replaced by the member's number and V({name}) by its name (for example
-        C(ipconfig0: ip=10.0.20.{index}/24,gw=10.0.20.1)).
+        V(ip=10.0.20.{index}/24,gw=10.0.20.1) in C(ipconfig0)).
     type: list
     elements: dict
     default: []
@@ -112,7 +112,9 @@ options:
     type: int
     default: 2
 notes:
-  - The no-op cost is one C(GET /cluster/resources), plus one config read per version of a golden image named by
+  - Without C(Sys.Audit) on a node PVE shows no memory figures for it; every guest then fits there and the strategy
+    compares the memory committed to guests (C(capacity_mib) in RV(nodes) is V(null)).
+  - The no-op cost is C(GET /nodes) and C(GET /cluster/resources), plus one config read per version of a golden image named by
     C(image) when more than one version exists and a guest must be cloned from it.
 seealso:
   - module: pve.cloud.qemu
@@ -272,6 +274,8 @@ SECRET_KEYS = frozenset(('cipassword', 'password'))
 NAME_RE = re.compile(r'^[a-z0-9]([a-z0-9-]*[a-z0-9])?$', re.IGNORECASE)
 CTIME_RE = re.compile(r'(?:^|,)ctime=(\d+)')
 DEFAULT_MEMORY_MIB = 512
+# capacity of a node PVE shows without memory figures (the token lacks Sys.Audit there): 1 PiB
+UNKNOWN_CAPACITY = 1024 ** 5
 
 
 class PlanError(Exception):
@@ -338,17 +342,21 @@ def check_groups(groups, defaults):
 
 
 class Cluster(object):
-    """Nodes and guests of one /cluster/resources answer, with the memory committed on each node."""
+    """Nodes (from /nodes) and guests (from /cluster/resources), with the memory committed on each node.
 
-    def __init__(self, resources, exclude, ratio):
+    Without Sys.Audit on a node, PVE lists it without memory and CPUs: its capacity is then unknown, every guest
+    fits, and the strategy compares the memory committed there instead of the memory free.
+    """
+
+    def __init__(self, nodes, guests, exclude, ratio):
         self.nodes = {}
-        for entry in resources:
-            if entry.get('type') == 'node':
-                self.nodes[entry['node']] = dict(
-                    node=entry['node'], status=entry.get('status') or 'unknown',
-                    capacity=int((entry.get('maxmem') or 0) * ratio), maxcpu=entry.get('maxcpu') or 1,
-                    committed=0, cpus=0, excluded=entry['node'] in exclude, fleet=0, new=0, before=0)
-        self.guests = [e for e in resources if e.get('type') in ('qemu', 'lxc') and e.get('vmid') is not None]
+        for entry in nodes:
+            known = bool(entry.get('maxmem'))
+            self.nodes[entry['node']] = dict(
+                node=entry['node'], status=entry.get('status') or 'unknown', known=known,
+                capacity=int(entry['maxmem'] * ratio) if known else UNKNOWN_CAPACITY, maxcpu=entry.get('maxcpu') or 0,
+                committed=0, cpus=0, excluded=entry['node'] in exclude, fleet=0, new=0)
+        self.guests = [e for e in guests if e.get('type') in ('qemu', 'lxc') and e.get('vmid') is not None]
         for guest in self.guests:
             self.commit(guest)
 
@@ -365,12 +373,12 @@ class Cluster(object):
 
 
 class Planner(object):
-    def __init__(self, params, resources, read_config):
+    def __init__(self, params, nodes, guests, read_config):
         self.p = params
         self.tag = (params['tag'] or 'fleet-%s' % params['fleet']).lower()
         if not ps.TAG_RE.match(self.tag):
             raise PlanError("tag: '%s' is not a valid PVE tag: use letters, digits and _ - + ." % self.tag)
-        self.cluster = Cluster(resources, set(params['exclude_nodes']), params['memory_ratio'])
+        self.cluster = Cluster(nodes, guests, set(params['exclude_nodes']), params['memory_ratio'])
         self.read_config = read_config
         self.guests, self.remove, self.undeclared, self.failures = [], [], [], []
         self.members = {}   # group name -> {node: count} for anti-affinity
@@ -502,7 +510,7 @@ class Planner(object):
         if len(found) != 1:
             return ("clone source '%s' %s: check the name or VMID of the template"
                     % (clone, 'is ambiguous (VMIDs %s)' % ', '.join(str(e['vmid']) for e in found) if found
-                       else 'does not exist in the cluster'))
+                       else 'does not exist in the cluster or is not visible (grant VM.Audit on it)'))
         return found[0]
 
     def image(self, image):
@@ -544,14 +552,20 @@ class Planner(object):
         if not fits:
             free = ', '.join('%s %d MiB' % (n['node'], max(0, n['capacity'] - n['committed']) // MiB) for n in eligible)
             return self.fail(name, 'no online node has %d MiB of memory free for it (free: %s); add capacity, raise '
-                                   'memory_ratio or lower memory' % (memory // MiB, free or 'no eligible node'))
+                                   'memory_ratio or lower memory' % (memory // MiB, free or (
+                                       'no eligible node' if nodes else
+                                       # /cluster/resources lists only the nodes the caller has Sys.Audit on
+                                       'no node is visible: grant Sys.Audit on /nodes')))
         members = self.members.get(group['name'], {})
         return min(fits, key=lambda n: self.score(n, memory, cores, members if group.get('anti_affinity') else {}))['node']
 
     def score(self, node, memory, cores, members):
         """Sort key, smallest wins: anti-affinity first, then the strategy, then the node name."""
-        free_mem = float(node['capacity'] - node['committed'] - memory) / max(node['capacity'], 1)
-        free_cpu = float(node['maxcpu'] - node['cpus'] - cores) / max(node['maxcpu'], 1)
+        if node['known']:
+            free_mem = float(node['capacity'] - node['committed'] - memory) / max(node['capacity'], 1)
+            free_cpu = float(node['maxcpu'] - node['cpus'] - cores) / max(node['maxcpu'], 1)
+        else:
+            free_mem, free_cpu = -float(node['committed'] + memory) / MiB, -float(node['cpus'] + cores)
         sign = -1 if self.p['strategy'] == 'spread' else 1
         return (members.get(node['node'], 0), sign * round(free_mem, 9), sign * round(free_cpu, 9), node['node'])
 
@@ -590,7 +604,7 @@ class Planner(object):
             before = planned - sum(g['memory_mib'] * MiB for g in self.guests if g['action'] == 'create'
                                    and g['node'] == name)
             nodes.append(dict(node=name, status=n['status'], eligible=self.cluster.eligible(name),
-                              capacity_mib=n['capacity'] // MiB, committed_mib=before // MiB,
+                              capacity_mib=n['capacity'] // MiB if n['known'] else None, committed_mib=before // MiB,
                               planned_mib=planned // MiB, fleet_guests=n['fleet'], new_guests=n['new']))
         size = self.p['parallel']
         creates = [g for g in self.guests if g['action'] == 'create']
@@ -628,8 +642,9 @@ def main():
     client = PVEClient.from_module(module)
     try:
         groups = check_groups(p['groups'], p['defaults'])
-        resources = client.get('/cluster/resources') or []
-        planner = Planner(p, resources, lambda e: client.get('/nodes/%s/qemu/%s/config' % (e['node'], e['vmid'])))
+        nodes = client.get('/nodes') or []
+        guests = client.get('/cluster/resources', type='vm') or []
+        planner = Planner(p, nodes, guests, lambda e: client.get('/nodes/%s/qemu/%s/config' % (e['node'], e['vmid'])))
         planner.plan(groups)
         result = planner.report()
     except PlanError as err:

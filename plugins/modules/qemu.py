@@ -26,6 +26,7 @@ author:
 extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
+  - pve.cloud.guest
 attributes:
   check_mode:
     description: Nothing is written; RV(actions) and RV(diff) show what would be done.
@@ -51,87 +52,6 @@ options:
         before anything is written.
       - An existing VM is found on whatever node it runs; it is not migrated.
     type: str
-  state:
-    description:
-      - V(present) the VM exists and is configured; its power state is not touched.
-      - V(started) and V(stopped) also set the power state. Stopping is a graceful shutdown within
-        O(timeouts.shutdown); a hard stop follows only with O(force=true).
-      - V(restarted) reboots a running VM and starts a stopped one (it always reports a change).
-      - V(absent) destroys the VM and its disks. A running VM is refused unless O(force=true).
-      - V(template) configures the VM, shuts it down (as for V(stopped)) and converts it to a template.
-        A template is never started, and is not reconfigured unless the state is V(template).
-    type: str
-    choices: [present, started, stopped, restarted, absent, template]
-    default: present
-  force:
-    description:
-      - With O(state=stopped) or O(state=template), stop the VM hard when the graceful shutdown did not finish
-        within O(timeouts.shutdown).
-      - With O(state=absent), stop and destroy a running VM.
-    type: bool
-    default: false
-  purge:
-    description:
-      - With O(state=absent), also remove the VM from backup jobs, replication jobs and HA resources.
-    type: bool
-    default: false
-  timeouts:
-    description:
-      - Seconds to wait for each kind of operation. Tasks are polled on their own node with back-off; a task
-        that fails ends the module at once with PVE's exit status and the end of its log.
-    type: dict
-    default: {}
-    suboptions:
-      create:
-        description: Creating a VM (imports of cloud images included).
-        type: int
-        default: 900
-      clone:
-        description: Cloning (full clones copy every disk).
-        type: int
-        default: 900
-      config:
-        description: A config update (it may allocate or import disks).
-        type: int
-        default: 300
-      resize:
-        description: Growing one disk.
-        type: int
-        default: 300
-      start:
-        description: Starting the VM.
-        type: int
-        default: 120
-      shutdown:
-        description: Graceful shutdown (passed to PVE as the shutdown timeout).
-        type: int
-        default: 180
-      stop:
-        description: Hard stop.
-        type: int
-        default: 60
-      reboot:
-        description: Reboot.
-        type: int
-        default: 300
-      destroy:
-        description: Destroying the VM.
-        type: int
-        default: 300
-      template:
-        description: Conversion to a template.
-        type: int
-        default: 300
-      lock:
-        description:
-          - How long to wait for a lock held by another task (for example C(VM is locked (backup)) or a
-            lock-file timeout) before failing with the lock's name.
-        type: int
-        default: 60
-      ip:
-        description: How long O(wait_for_ip) waits for the guest agent to report an address.
-        type: int
-        default: 300
   clone:
     description:
       - Name or VMID of a VM or template to clone when the VM does not exist yet. The clone is then configured
@@ -139,11 +59,6 @@ options:
       - The source must exist (checked before anything is written). An existing target VM is never cloned
         again.
     type: str
-  full:
-    description:
-      - Full clone (copies the disks) instead of a linked clone. PVE's default is a linked clone of a template and a
-        full clone of a VM.
-    type: bool
   storage:
     description: Target storage of a full clone's disks.
     type: str
@@ -151,14 +66,6 @@ options:
     description: Disk format of a full clone on file storage.
     type: str
     choices: [raw, qcow2, vmdk]
-  snapname:
-    description: Clone from this snapshot of the source.
-    type: str
-  target:
-    description:
-      - Node the clone is created on, when it differs from the source's node (the source's disks must be on
-        shared storage). Defaults to O(node), then to the source's node.
-    type: str
   cores:
     description: CPU cores per socket.
     type: int
@@ -195,25 +102,9 @@ options:
       - QEMU guest agent. V(true)/V(false), a property string such as V(1,fstrim_cloned_disks=1), or a dict
         with the keys of PVE's C(agent) property string (C(enabled), C(freeze-fs), C(fstrim_cloned_disks), C(type)).
     type: raw
-  onboot:
-    description: Start the VM when its node boots.
-    type: bool
   boot:
     description: Boot order in PVE's form, for example V(order=scsi0;ide2;net0).
     type: str
-  tags:
-    description: Tags. Order and separators do not matter; an empty list removes all tags.
-    type: list
-    elements: str
-  description:
-    description: Notes shown in the VM summary.
-    type: str
-  pool:
-    description: Resource pool of the VM. A VM in another pool is moved to this one.
-    type: str
-  protection:
-    description: Protection flag (PVE refuses to destroy a protected VM or remove its disks).
-    type: bool
   efidisk0:
     description:
       - EFI vars disk, for O(bios=ovmf). A dict (C(storage), C(efitype), C(pre_enrolled_keys), C(format)) or a
@@ -295,12 +186,6 @@ options:
         V(null) deletes the key. Unknown keys are refused before anything is written.
       - A key set both here and through its own option (for example O(cores) and C(config.cores)) is refused.
     type: dict
-  reboot_if_needed:
-    description:
-      - When PVE keeps changes of a running VM pending (they need a restart), reboot the VM to apply them.
-      - Without it the pending changes are returned in RV(pending) and RV(reboot_required).
-    type: bool
-    default: false
   wait_for_ip:
     description:
       - Wait (up to O(timeouts.ip)) until the QEMU guest agent reports an IP address; return them in
@@ -483,12 +368,10 @@ failure:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils import qemu as qm
+from ansible_collections.pve.cloud.plugins.module_utils import volumes
 from ansible_collections.pve.cloud.plugins.module_utils.base import InputError
-from ansible_collections.pve.cloud.plugins.module_utils.guest import (
-    PVEGuestModule, changed_keys, guest_argument_spec, redact)
-from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
+from ansible_collections.pve.cloud.plugins.module_utils.guest import PVEGuestModule, guest_argument_spec
 
 # Options that are QEMU config keys of the same name.
 CONFIG_OPTIONS = ('cores', 'sockets', 'vcpus', 'memory', 'balloon', 'cpu', 'machine', 'bios', 'ostype', 'scsihw',
@@ -499,391 +382,103 @@ CONFIG_OPTIONS = ('cores', 'sockets', 'vcpus', 'memory', 'balloon', 'cpu', 'mach
 class QemuVM(PVEGuestModule):
     kind = 'qemu'
     label = 'VM'
+    schema = qm.SCHEMA
+    config_method = 'POST'
+    move_hint = 'move it with qm disk move'
+    no_address_hint = 'is the guest agent installed and running?'
 
     def desired(self):
-        """The managed keys as {key: normalised value or None} plus the drives, all checked before any call."""
+        """The managed keys and drives, all checked before any call."""
         p = self.params
-        self.want, self.disks, self.origin = {}, {}, {}
         if p['name'] is not None:
-            self._want('name', p['name'], 'name')
+            self.want_key('name', p['name'], 'name')
         for option in CONFIG_OPTIONS:
             if p[option] is not None:
-                self._want(option, p[option], option)
+                self.want_key(option, p[option], option)
         for key, value in (p['networks'] or {}).items():
             if not key.startswith('net') or qm.schema_entry(key) is None:
                 raise InputError('networks', "'%s' is not a network device: use net0 ... net31" % key)
             if isinstance(value, dict) and 'model' not in value:
                 value = dict(value, model='virtio')
-            self._want(key, value, 'networks', allow_none=True)
+            self.want_key(key, value, 'networks', allow_none=True)
         for key, value in (p['ipconfig'] or {}).items():
             key = 'ipconfig%s' % key if str(key).isdigit() else str(key)
             if not key.startswith('ipconfig') or qm.schema_entry(key) is None:
                 raise InputError('ipconfig', "'%s' is not a cloud-init interface: use ipconfig0 ... ipconfig31" % key)
-            self._want(key, value, 'ipconfig', allow_none=True)
+            self.want_key(key, value, 'ipconfig', allow_none=True)
         for key, value in (p['disks'] or {}).items():
             if not qm.DRIVE_RE.match(key) or qm.schema_entry(key) is None:
                 raise InputError('disks', "'%s' is not a drive slot: use scsi0-30, virtio0-15, sata0-5 or ide0-3" % key)
-            self._disk(key, value, 'disks')
+            self.disk(key, value, 'disks')
         for key in qm.SPECIAL_DISKS:
             if p[key] is not None:
-                self._disk(key, p[key], key)
+                self.disk(key, p[key], key)
         for key, value in (p['config'] or {}).items():
             qm.check_key(key, 'config')
             if qm.DRIVE_RE.match(key) or key in qm.SPECIAL_DISKS:
-                self._disk(key, value, 'config')
+                self.disk(key, value, 'config')
             else:
-                self._want(key, value, 'config', allow_none=True)
-        self.cloudinit = None
-        if p['cloudinit_drive']:
-            self.cloudinit = p['cloudinit_drive'].split(':', 1)[0]
+                self.want_key(key, value, 'config', allow_none=True)
+        self.cloudinit = p['cloudinit_drive'].split(':', 1)[0] if p['cloudinit_drive'] else None
 
-    def _taken(self, key, param):
-        if key in self.origin:
-            raise InputError(param, "'%s' is also set by %s: set it in one place" % (key, self.origin[key]))
-        self.origin[key] = param
+    def disk(self, slot, value, param):
+        self.taken(slot, param)
+        self.volumes[slot] = None if value is None else qm.parse_disk(slot, value, param)
 
-    def _want(self, key, value, param, allow_none=False):
-        self._taken(key, param)
-        if value is None and not allow_none:
-            return
-        self.want[key] = qm.normalize(key, value, param)
+    def has_cloudinit_drive(self, config):
+        return any(qm.DRIVE_RE.match(k) and qm.is_cloudinit(v) for k, v in config.items()) \
+            or any(d is not None and d.cloudinit for d in self.volumes.values())
 
-    def _disk(self, slot, value, param):
-        self._taken(slot, param)
-        self.disks[slot] = None if value is None else qm.parse_disk(slot, value, param)
-
-    # -- planning ------------------------------------------------------------------------------
-
-    def plan_config(self, config):
-        """Changed keys as {key: value to send or None} and disks to grow {slot: bytes}."""
-        grows = {}
-        changes = dict((key, qm.wire(key, want, config.get(key)))
-                       for key, want in changed_keys(config, self.want, qm.same).items())
-        for slot, disk in self.disks.items():
-            have = config.get(slot)
-            if disk is None:
-                if have is not None:
-                    changes[slot] = None
-                continue
-            value, grow = qm.plan_disk(disk, have, self.origin[slot])
-            if value is not None:
-                changes[slot] = value
-            if grow and have is not None:
-                grows[slot] = grow
-        has_drive = any(qm.DRIVE_RE.match(k) and qm.is_cloudinit(v) for k, v in config.items()) \
-            or any(d is not None and d.cloudinit for d in self.disks.values())
-        if self.cloudinit and not has_drive:
+    def plan_extra(self, config, changes):
+        if self.cloudinit and not self.has_cloudinit_drive(config):
             if config.get('ide2') is not None or 'ide2' in changes:
                 raise InputError('cloudinit_drive', 'ide2 is taken (%s): put the cloud-init drive in disks on a free '
                                                     'slot, for example disks.ide0: %s:cloudinit'
                                  % (config.get('ide2') or changes['ide2'], self.cloudinit))
             changes['ide2'] = '%s:cloudinit' % self.cloudinit
-        return changes, grows
 
     def create_params(self):
-        """Everything PVE needs to create the VM in one call; disks as STORAGE:SIZE or imports."""
-        params = {}
-        for key, want in self.want.items():
-            if want is not None:
-                params[key] = qm.wire(key, want)
-        for slot, disk in self.disks.items():
-            if disk is not None:
-                params[slot] = disk.create_value(self.origin[slot])
-        if self.cloudinit and not any(d is not None and d.cloudinit for d in self.disks.values()):
+        params = self.config_params()
+        if self.cloudinit and not self.has_cloudinit_drive({}):
             if 'ide2' in params:
                 raise InputError('cloudinit_drive', 'ide2 is taken by disks.ide2: put the cloud-init drive on another '
                                                     'slot with disks')
             params['ide2'] = '%s:cloudinit' % self.cloudinit
-        if self.params['pool']:
-            params['pool'] = self.params['pool']
         return params
 
-    # -- the steps -----------------------------------------------------------------------------
+    def managed_extra(self, config):
+        if not self.cloudinit:
+            return set()
+        return set(k for k, v in config.items() if qm.DRIVE_RE.match(k) and qm.is_cloudinit(v))
 
-    def execute(self):
-        p = self.params
-        self.desired()
-        guest = self.find(vmid=p['vmid'], name=p['name'])
-        if p['state'] == 'absent':
-            self.absent(guest)
-            if guest is None:
-                self.result.update(vmid=p['vmid'], status='absent', diff=dict(before={}, after={}))
-            return
-        created = guest is None
-        if created and p['vmid'] is not None and p['name']:
-            namesakes = [str(e['vmid']) for e in self.resources() if e.get('name') == p['name']]
-            if namesakes:
-                self.module.warn("VM %s does not exist, so it is created, but VMID %s is also named '%s'"
-                                 % (p['vmid'], ', '.join(namesakes), p['name']))
-        if created:
-            guest, config = self.create_or_clone()
-            if guest is None:  # check mode: nothing to read back
-                return
-        else:
-            self.result.update(vmid=guest.vmid, node=guest.node)
-            config = self.read_config(guest)
-            if guest.template and p['state'] in ('started', 'restarted'):
-                raise InputError('state', '%s is a template and is never started: clone it instead' %
-                                 self.describe(guest))
-        self.result.update(vmid=guest.vmid, node=guest.node)
-        before = config
-        changes, grows = self.plan_config(config)
-        if guest.template and (changes or grows) and p['state'] != 'template':
-            raise InputError('state', '%s is a template; the task would change %s. Templates are changed only with '
-                                      'state: template' % (self.describe(guest), ', '.join(sorted(changes) or grows)))
-        if p['pool'] and not created and guest.pool != p['pool']:
-            self.check_pool(p['pool'])
-        if p['state'] in ('stopped', 'template') and guest.running:
-            # changed while stopped, the config applies at once instead of waiting as pending
-            self.stop(guest)
-        config = self.converge(guest, config, changes, grows, created)
-        self.set_pool(guest, created)
-        self.set_power(guest)
-        self.finish(guest, {} if created else before, config, changes, grows)
+    def grows_after_write(self, guest, changes):
+        imports = [s for s, d in self.volumes.items() if d is not None and d.import_from and d.size]
+        if not imports or self.check_mode or not changes:
+            return {}
+        # an imported disk's size is known only now
+        config = self.read_config(guest)
+        grows = {}
+        for slot in imports:
+            _value, grow = volumes.plan_volume(self.volumes[slot], config.get(slot), self.origin[slot])
+            if grow:
+                grows[slot] = grow
+        return grows
 
-    def create_or_clone(self):
-        p = self.params
-        if p['clone']:
-            source = self.find_source()
-            node = p['target'] or p['node'] or source.node
-            if node != source.node:
-                self.check_node(node, 'target' if p['target'] else 'node')
-                self.check_clone_storage(source, node)
-            if p['pool']:
-                self.check_pool(p['pool'])
-            self.plan('clone', source=source.vmid, full=p['full'])
-            if self.module.check_mode:
-                return self.planned_clone(source, node)
-            params = dict(name=p['name'], target=node if node != source.node else None, full=p['full'],
-                          storage=p['storage'], format=p['format'], pool=p['pool'], snapname=p['snapname'])
-            path = '/nodes/%s/qemu/%s/clone' % (source.node, source.vmid)
-            guest = self.create_guest(node, p['name'], lambda vmid: self.client.post(path, newid=vmid, **params),
-                                      'clone', self.timeouts['clone'], vmid=p['vmid'])
-        else:
-            if not p['node']:
-                raise InputError('node', '%s does not exist: set node (where to create it) or clone'
-                                 % (p['name'] or p['vmid']))
-            params = self.create_params()
-            self.check_node(p['node'])
-            if p['pool']:
-                self.check_pool(p['pool'])
-            self.plan('create')
-            if self.module.check_mode:
-                return self.planned_only(p['node'], params)
-            path = '/nodes/%s/qemu' % p['node']
-            guest = self.create_guest(p['node'], p['name'], lambda vmid: self.client.post(path, vmid=vmid, **params),
-                                      'create', self.timeouts['create'], vmid=p['vmid'])
-        return guest, self.read_config(guest)
-
-    def find_source(self):
-        source = self.params['clone']
-        try:
-            found = self.find(vmid=int(source), param='clone')
-        except ValueError:
-            found = self.find(name=source, param='clone')
-        if found is None:
-            # /cluster/resources lists only the guests the caller has VM.Audit on
-            raise InputError('clone', "clone source '%s' does not exist in the cluster or is not visible: check the name "
-                                      "or VMID of the template, or grant VM.Audit on it (its /vms/VMID or its pool)"
-                             % source)
-        return found
-
-    def check_clone_storage(self, source, node):
-        """A clone to another node: PVE's rules (qemu-server clone_vm), checked before anything is written.
-
-        PVE clones across nodes only when every volume of the source is on shared storage, and only
-        onto a target `storage` that is shared and enabled on both nodes; the disks of a clone
-        without `storage` land on the source's storages, so those must be usable on the target too.
-        """
-        p = self.params
-        param = 'target' if p['target'] else 'node'
-        shared = sorted(s for s, e in self.node_storages(node).items()
-                        if str(e.get('shared')) == '1' and 'images' in str(e.get('content') or '').split(','))
-        if p['storage']:
-            self.check_storage(source.node, p['storage'], 'images')
-            entry = self.check_storage(node, p['storage'], 'images')
-            if str(entry.get('shared')) != '1':
-                raise InputError('storage', "storage '%s' is local to each node, and PVE clones to another node ('%s') "
-                                            "only onto shared storage: create the clone on the source's node (%s: %s), use "
-                                            "shared storage, or pick a storage available on node '%s' that is shared "
-                                            "(%s)" % (p['storage'], node, param, source.node, node,
-                                                      ', '.join(shared) or 'there is none'))
-        if p['snapname']:
-            config = self.client.get(self.path(source, '/snapshot/%s/config' % p['snapname'])) or {}
-        else:
-            config = self.read_config(source)
-        source_storages = self.node_storages(source.node)
-        local = []
-        for slot, value in sorted(config.items()):
-            volume = qm.drive_volume(slot, value)
-            storage = qm.volume_storage(volume)
-            if storage is None or storage not in source_storages:
-                continue  # 'none', a host path, or a storage this user cannot see: PVE decides
-            if str(source_storages[storage].get('shared')) != '1':
-                local.append('%s on %s' % (slot, storage))
-            elif not p['storage'] or 'media=cdrom' in value:
-                self.check_storage(node, storage, 'iso' if 'media=cdrom' in value else 'images', param)
-        if local:
-            raise InputError(param, "%s cannot be cloned to node '%s': PVE clones across nodes only when every volume "
-                                    "of the source is on shared storage (a target storage does not change that), and "
-                                    "%s %s local to node '%s'. Create the clone on the source's node (%s: %s) and "
-                                    "migrate it, or keep the source's disks on shared storage (shared there: %s)"
-                             % (self.describe(source), node, ', '.join(local), 'is' if len(local) == 1 else 'are',
-                                source.node, param, source.node, ', '.join(shared) or 'none'))
-
-    def planned_clone(self, source, node):
-        """Check mode for a clone: plan the configuration against the source's config."""
-        config = self.read_config(source)
-        config['name'] = self.params['name']
-        changes, grows = self.plan_config(config)
-        if changes:
-            self.plan('update_config', keys=sorted(changes))
-        for slot in sorted(grows):
-            self.plan('resize', disk=slot, size=ps.format_size(grows[slot]))
-        after = dict((k, v) for k, v in config.items() if k in set(self.want) | set(self.disks) and v is not None)
-        after.update((k, v) for k, v in changes.items() if v is not None)
-        return self.planned_only(node, after)
-
-    def planned_only(self, node, after):
-        """Check mode for a VM that does not exist: the plan, the config it would get, nothing written."""
-        after = dict(after)
-        after.pop('pool', None)
-        if self.params['state'] in ('started', 'restarted'):
-            self.plan('start')
-        elif self.params['state'] == 'template':
-            self.plan('template')
-        self.result.update(vmid=self.params['vmid'], node=node, status='absent', diff=dict(before={}, after=redact(after)),
-                           config={}, pending={}, reboot_required=False, ip_addresses=[])
-        return None, None
-
-    def converge(self, guest, config, changes, grows, created):
-        """Write the changed keys in one call (re-planned when the digest moved), then grow disks.
-
-        Returns the config read last, or None when a write made it stale.
-        """
-        before = config
-        attempts = 0
-        while changes:
-            attempts += 1
-            if not self.plan('update_config', keys=sorted(changes)):
-                break
-            try:
-                self.write_config(guest, changes, config.get('digest'))
-                config = None
-                break
-            except PVEError as err:
-                if err.reason != 'digest' or attempts >= 3:
-                    raise
-                # someone else changed the config between our read and write: read it and plan again
-                self.result['actions'].pop()
-                config = self.read_config(guest)
-                changes, grows = self.plan_config(config)
-        imports = [s for s, d in self.disks.items() if d is not None and d.import_from and d.size]
-        if config is None and imports and not self.module.check_mode:
-            # an imported disk's size is known only now
-            config = self.read_config(guest)
-            grows.update((slot, grow) for slot, (value, grow) in (
-                (s, qm.plan_disk(self.disks[s], config.get(s), self.origin[s])) for s in imports) if grow)
-        for slot in sorted(grows):
-            size = ps.format_size(grows[slot])
-            if self.plan('resize', disk=slot, size=size):
-                self.task('PUT', self.path(guest, '/resize'), dict(disk=slot, size=size),
-                          timeout=self.timeouts['resize'], what='resize of %s of %s' % (slot, self.describe(guest)),
-                          holder=self.where(guest))
-        cloudinit = sorted(k for k in changes if qm.CLOUDINIT_KEYS.match(k))
-        has_drive = self.cloudinit or any(qm.DRIVE_RE.match(k) and qm.is_cloudinit(v) for k, v in before.items())
-        if not created and cloudinit and has_drive:
+    def after_configure(self, guest, before):
+        cloudinit = sorted(k for k in self.changes if qm.CLOUDINIT_KEYS.match(k))
+        if not self.created and cloudinit and (self.cloudinit or self.has_cloudinit_drive(before)):
             if self.plan('regenerate_cloudinit', keys=cloudinit):
                 self.task('PUT', self.path(guest, '/cloudinit'), None, timeout=self.timeouts['config'],
                           what='cloud-init drive of %s' % self.describe(guest), holder=self.where(guest))
-        return config
 
-    def set_pool(self, guest, created):
-        pool = self.params['pool']
-        if not pool or created or guest.pool == pool:
-            return
-        if not self.plan('set_pool', pool=pool, previous=guest.pool):
-            return
-        what = 'move of %s to pool %s' % (self.describe(guest), pool)
-        try:
-            self.task('PUT', '/pools', {'poolid': pool, 'vms': guest.vmid, 'allow-move': 1},
-                      timeout=self.timeouts['config'], what=what, holder=self.where(guest))
-        except PVEError as err:
-            if err.status != 501:
-                raise
-            # PVE before 8.1 has only /pools/{poolid}, and no allow-move: leave the old pool first
-            if guest.pool:
-                self.task('PUT', '/pools/%s' % guest.pool, {'vms': guest.vmid, 'delete': 1},
-                          timeout=self.timeouts['config'], what=what, holder=self.where(guest))
-            self.task('PUT', '/pools/%s' % pool, {'vms': guest.vmid}, timeout=self.timeouts['config'], what=what,
-                      holder=self.where(guest))
-
-    def set_power(self, guest):
-        state = self.params['state']
-        if state == 'started' and not guest.running:
-            self.start(guest)
-        elif state == 'stopped' and guest.running:
-            self.stop(guest)
-        elif state == 'restarted':
-            if guest.running:
-                self.reboot(guest)
-            else:
-                self.start(guest)
-        elif state == 'template' and not guest.template:
-            if self.plan('template'):
-                self.task('POST', self.path(guest, '/template'), None, timeout=self.timeouts['template'],
-                          what='conversion of %s to a template' % self.describe(guest), holder=self.where(guest))
-            guest.template = True
-
-    def finish(self, guest, before, config, changes, grows):
-        p = self.params
-        pending = {}
-        if guest.running and not guest.template:
-            pending = self.read_pending(guest) if not (self.module.check_mode and self.result['changed']) else {}
-            if pending and p['reboot_if_needed'] and 'reboot' not in [a['action'] for a in self.result['actions']]:
-                self.reboot(guest)
-                pending = {} if not self.module.check_mode else pending
-        if config is None or (self.result['changed'] and not self.module.check_mode):
-            config = self.read_config(guest)
-        ip_addresses = []
-        if p['wait_for_ip'] and not guest.running:
-            self.module.warn('wait_for_ip: %s is not running, so it has no address to wait for' % self.describe(guest))
-        elif p['wait_for_ip'] and not self.module.check_mode:
-            ip_addresses = self.wait_for_addresses(guest, lambda: (self.client.get(
-                self.path(guest, '/agent/network-get-interfaces')) or {}).get('result'))
-        managed = set(self.want) | set(self.disks) | set(changes)
-        if self.cloudinit:
-            managed |= set(k for k, v in config.items() if qm.DRIVE_RE.match(k) and qm.is_cloudinit(v))
-        diff_before = dict((k, before[k]) for k in managed if before.get(k) is not None)
-        if self.module.check_mode:
-            diff_after = dict(diff_before)
-            diff_after.update(changes)
-            for slot, size in grows.items():
-                values = ps.parse(diff_after[slot], dict(default_key='file'))
-                values['size'] = ps.format_size(size)
-                diff_after[slot] = ps.format_string(values, dict(default_key='file'))
-            diff_after = dict((k, v) for k, v in diff_after.items() if v is not None)
-        else:
-            diff_after = dict((k, config[k]) for k in managed if config.get(k) is not None)
-        self.result.update(
-            status=guest.status if guest.status in ('running', 'stopped') else 'stopped', template=guest.template,
-            config=redact(config), diff=dict(before=redact(diff_before), after=redact(diff_after)), pending=pending,
-            reboot_required=bool(pending), ip_addresses=ip_addresses)
+    def read_interfaces(self, guest):
+        return (self.client.get(self.path(guest, '/agent/network-get-interfaces')) or {}).get('result')
 
 
 def main():
-    spec = guest_argument_spec()
+    spec = guest_argument_spec('name', QemuVM.default_timeouts)
     spec.update(
-        state=dict(type='str', default='present',
-                   choices=['present', 'started', 'stopped', 'restarted', 'absent', 'template']),
-        timeouts=dict(type='dict', default={}, options=dict(
-            (k, dict(type='int', default=v)) for k, v in QemuVM.default_timeouts.items())),
-        clone=dict(type='str'),
-        full=dict(type='bool'),
-        storage=dict(type='str'),
         format=dict(type='str', choices=['raw', 'qcow2', 'vmdk']),
-        snapname=dict(type='str'),
-        target=dict(type='str'),
         cores=dict(type='int'),
         sockets=dict(type='int'),
         vcpus=dict(type='int'),
@@ -895,12 +490,7 @@ def main():
         ostype=dict(type='str'),
         scsihw=dict(type='str'),
         agent=dict(type='raw'),
-        onboot=dict(type='bool'),
         boot=dict(type='str'),
-        tags=dict(type='list', elements='str'),
-        description=dict(type='str'),
-        pool=dict(type='str'),
-        protection=dict(type='bool'),
         efidisk0=dict(type='raw'),
         tpmstate0=dict(type='raw'),
         networks=dict(type='dict'),
@@ -915,9 +505,6 @@ def main():
         cicustom=dict(type='str'),
         citype=dict(type='str', choices=['configdrive2', 'nocloud', 'opennebula']),
         ciupgrade=dict(type='bool'),
-        config=dict(type='dict'),
-        reboot_if_needed=dict(type='bool', default=False),
-        wait_for_ip=dict(type='bool', default=False),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_one_of=[('name', 'vmid')],
                            required_by=dict(full=('clone',), snapname=('clone',), format=('clone',),

@@ -159,50 +159,18 @@ vms:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
-from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError, api_argument_spec
-from ansible_collections.pve.cloud.plugins.module_utils.guest import PVEGuestModule, addresses, redact
+from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
+from ansible_collections.pve.cloud.plugins.module_utils.guest import addresses
+from ansible_collections.pve.cloud.plugins.module_utils.guest_info import PVEGuestInfo, info_argument_spec
 
-FIELDS = ('vmid', 'name', 'node', 'status', 'pool', 'lock', 'hastate', 'maxcpu', 'maxmem', 'maxdisk', 'uptime')
 
-
-class QemuInfo(PVEGuestModule):
+class QemuInfo(PVEGuestInfo):
     kind = 'qemu'
+    result_key = 'vms'
+    addresses_option = 'ip_addresses'
 
-    def execute(self):
-        p = self.params
-        vms = []
-        for entry in self.resources():
-            if entry.get('type') != self.kind or not self.wanted(entry):
-                continue
-            vm = dict((k, entry.get(k)) for k in FIELDS)
-            vm['vmid'] = int(vm['vmid'])
-            vm['template'] = bool(int(entry.get('template') or 0))
-            vm['tags'] = ps.parse_tags(entry.get('tags'))
-            vms.append(vm)
-        vms.sort(key=lambda vm: vm['vmid'])
-        for vm in vms:
-            path = '/nodes/%s/qemu/%s' % (vm['node'], vm['vmid'])
-            config = None
-            if p['config']:
-                config = self.client.get(path + '/config') or {}
-                vm['config'] = redact(config)
-            if p['ip_addresses']:
-                vm['ip_addresses'] = self.agent_addresses(path, vm, config)
-        self.result = dict(changed=False, vms=vms)
-
-    def wanted(self, entry):
-        p = self.params
-        template = bool(int(entry.get('template') or 0))
-        return ((p['vmid'] is None or int(entry['vmid']) == p['vmid'])
-                and (p['name'] is None or entry.get('name') == p['name'])
-                and (p['node'] is None or entry.get('node') == p['node'])
-                and (p['pool'] is None or entry.get('pool') == p['pool'])
-                and (p['status'] is None or entry.get('status') == p['status'])
-                and (p['template'] is None or template == p['template'])
-                and set(ps.parse_tags(p['tags'])) <= set(ps.parse_tags(entry.get('tags'))))
-
-    def agent_addresses(self, path, vm, config):
-        if vm['status'] != 'running' or vm['template']:
+    def addresses(self, path, guest, config):
+        if guest['status'] != 'running' or guest['template']:
             return []
         if config is not None:
             agent = ps.parse(config.get('agent') or '0', dict(default_key='enabled'))
@@ -222,18 +190,8 @@ class QemuInfo(PVEGuestModule):
 
 
 def main():
-    spec = api_argument_spec()
-    spec.update(
-        name=dict(type='str'),
-        vmid=dict(type='int'),
-        node=dict(type='str'),
-        pool=dict(type='str'),
-        tags=dict(type='list', elements='str'),
-        status=dict(type='str', choices=['running', 'stopped', 'paused']),
-        template=dict(type='bool'),
-        config=dict(type='bool', default=False),
-        ip_addresses=dict(type='bool', default=False),
-    )
+    spec = info_argument_spec(['running', 'stopped', 'paused'])
+    spec.update(ip_addresses=dict(type='bool', default=False))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     QemuInfo(module).run()
 

@@ -41,9 +41,9 @@ UNSERVED = [
     ("guest agent exec/file-read and memory blocks", ["/nodes/{node}/qemu/{vmid}/agent/exec-status",
                                                       "/nodes/{node}/qemu/{vmid}/agent/file-read",
                                                       "/nodes/{node}/qemu/{vmid}/agent/get-memory-block*"]),
-    ("storage identity, import metadata, URL and OCI queries", [
+    ("storage identity, import metadata, OCI queries", [
         "/nodes/{node}/storage/{storage}/identity", "/nodes/{node}/storage/{storage}/import-metadata",
-        "/nodes/{node}/query-url-metadata", "/nodes/{node}/query-oci-repo-tags"]),
+        "/nodes/{node}/query-oci-repo-tags"]),
 ]
 
 

@@ -29,6 +29,14 @@ def test_create_defaults_and_volume_naming(api):
     assert c["mp1"] == "shared:200/subvol-200-disk-1.subvol,mp=/srv,size=0T"
     assert (c["memory"], c["swap"], c["unprivileged"], c["ostype"], c["arch"]) == (512, 512, 1, "debian", "amd64")
     assert "password" not in c and "ostemplate" not in c
+    # update_pct_config's rewrites, which create_vm runs too
+    api.ok("PUT", "/nodes/pve1/lxc/200/config", data={"description": "two\nlines", "nameserver": "1.1.1.1,8.8.8.8",
+                                                      "searchdomain": "a.example;b.example"})
+    c = api.ok("GET", "/nodes/pve1/lxc/200/config")
+    assert (c["description"], c["nameserver"], c["searchdomain"]) == ("two\nlines\n", "1.1.1.1 8.8.8.8",
+                                                                      "a.example b.example")
+    r = api.put("/nodes/pve1/lxc/200/config", data={"nameserver": "1.1.1.1 nonsense"})
+    assert r.status_code == 500 and r.reason == "value does not look like a valid IP address"
     ct(api, 201, rootfs="4", storage="shared")  # a bare size takes the 'storage' parameter
     assert api.ok("GET", "/nodes/pve1/lxc/201/config")["rootfs"] == "shared:201/vm-201-disk-0.raw,size=4G"
 
@@ -53,7 +61,13 @@ def test_create_refusals(api):
                                           "features": "nesting=1"})
     assert r.status_code == 403
     assert r.reason == "Permission check failed (changing feature flags for privileged container is only allowed for root@pam)"
+    r = api.post("/nodes/pve1/lxc", data={"vmid": 200, "ostemplate": TMPL, "rootfs": "local-lvm:1",
+                                          "ssh-public-keys": "ssh-ed25519 notbase64!! me@host"})
+    assert r.status_code == 500 and r.reason == "SSH public key validation error"
     assert api.ok("GET", "/nodes/pve1/lxc") == []
+    key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIC5bwYrxZsAZkuexJJvXtv7pDZqlEb8/m3Oia6VjCgzy me@host"
+    ct(api, 200, rootfs="local-lvm:1", **{"ssh-public-keys": key + "\n\n"})
+    assert "ssh-public-keys" not in api.ok("GET", "/nodes/pve1/lxc/200/config")
 
 
 def test_features_nesting_for_tokens_everything_for_root(pvesim, api):
@@ -94,15 +108,19 @@ def test_resize_grow_only(api):
     ct(api, 200, rootfs="local-lvm:2")
     api.run("PUT", "/nodes/pve1/lxc/200/resize", data={"disk": "rootfs", "size": "+1G"})
     assert api.ok("GET", "/nodes/pve1/lxc/200/config")["rootfs"] == "local-lvm:vm-200-disk-0,size=3G"
-    upid = api.run("PUT", "/nodes/pve1/lxc/200/resize", data={"disk": "rootfs", "size": "1G"},
-                   expect="unable to shrink disk size")
-    assert upid.split(":")[5] == "resize"
+    # resize_vm runs its load_and_check before the fork too: these refusals are synchronous
+    r = api.put("/nodes/pve1/lxc/200/resize", data={"disk": "rootfs", "size": "1G"})
+    assert r.status_code == 500 and r.reason == "unable to shrink disk size"
+    r = api.put("/nodes/pve1/lxc/200/resize", data={"disk": "rootfs", "size": "3G"})
+    assert r.status_code == 500 and r.reason == "disk is already at specified size"
 
 
 def test_template_and_clones(api):
     ct(api, 200, rootfs="local-lvm:1", mp0="shared:0,mp=/srv")
     r = api.post("/nodes/pve1/lxc/200/clone", data={"newid": 201, "full": 0})
-    assert r.status_code == 500 and r.reason == "Linked clone feature for 'local-lvm:vm-200-disk-0' is not available"
+    # clone_vm walks the keys sorted: mp0 comes before rootfs
+    assert r.status_code == 500
+    assert r.reason == "Linked clone feature for 'shared:200/subvol-200-disk-0.subvol' is not available"
     api.run("POST", "/nodes/pve1/lxc/200/clone", data={"newid": 201})  # not a template: a full copy
     c = api.ok("GET", "/nodes/pve1/lxc/201/config")
     assert c["rootfs"].startswith("local-lvm:vm-201-disk-0,") and c["mp0"].startswith("shared:201/subvol-201-disk-0.subvol")
@@ -117,6 +135,10 @@ def test_template_and_clones(api):
 
 def test_move_volume_holds_the_disk_lock(pvesim, api):
     ct(api, 200, rootfs="local-lvm:1")
+    api.run("POST", "/nodes/pve1/lxc/200/status/start")
+    r = api.post("/nodes/pve1/lxc/200/move_volume", data={"volume": "rootfs", "storage": "shared"})
+    assert r.status_code == 500 and r.reason == "cannot move volumes of a running container"
+    api.run("POST", "/nodes/pve1/lxc/200/status/stop")
     pvesim.app.cluster.clock.time_scale = 1.0
     try:
         upid = api.ok("POST", "/nodes/pve1/lxc/200/move_volume", data={"volume": "rootfs", "storage": "shared"})
@@ -129,3 +151,28 @@ def test_move_volume_holds_the_disk_lock(pvesim, api):
     assert api.task(upid)["exitstatus"] == "OK"
     c = api.ok("GET", "/nodes/pve1/lxc/200/config")
     assert "lock" not in c and c["rootfs"].startswith("shared:200/vm-200-disk-0.raw,")
+
+
+def test_clone_checks_and_locks(pvesim, api):
+    ct(api, 200, rootfs="local-lvm:1")
+    api.create_vm(300)
+    r = api.post("/nodes/pve1/lxc/200/clone", data={"newid": 300})
+    assert r.status_code == 500 and r.reason == "VM 300 already exists on node 'pve1'"
+    r = api.post("/nodes/pve1/lxc/200/clone", data={"newid": 201, "target": "pve2"})
+    assert r.status_code == 500 and r.reason == "can't clone CT to node 'pve2' (CT uses local storage)"
+    api.run("POST", "/nodes/pve1/lxc/200/status/start")
+    r = api.post("/nodes/pve1/lxc/200/clone", data={"newid": 201})
+    assert r.status_code == 500 and r.reason == "Cannot do full clones on a running container without snapshots"
+    api.run("POST", "/nodes/pve1/lxc/200/status/stop")
+    pvesim.app.cluster.clock.time_scale = 1.0
+    try:
+        upid = api.ok("POST", "/nodes/pve1/lxc/200/clone", data={"newid": 201})
+        # clone_vm: the source holds lock 'disk', the copy lock 'create' until the worker ends
+        assert api.ok("GET", "/nodes/pve1/lxc/200/config")["lock"] == "disk"
+        assert api.ok("GET", "/nodes/pve1/lxc/201/config")["lock"] == "create"
+    finally:
+        pvesim.app.cluster.clock.time_scale = 0.0
+        pvesim.advance(600)
+    assert api.task(upid)["exitstatus"] == "OK"
+    assert "lock" not in api.ok("GET", "/nodes/pve1/lxc/200/config")
+    assert "lock" not in api.ok("GET", "/nodes/pve1/lxc/201/config")

@@ -1,11 +1,7 @@
-"""LXC containers and storage: content, upload, download-url, aplinfo."""
+"""LXC containers and storage: content, upload (download-url and aplinfo: test_storage_content.py)."""
 
 import hashlib
-import http.server
 import re
-import threading
-
-import pytest
 
 TMPL = "local:vztmpl/debian-13-standard_13.1-1_amd64.tar.zst"
 
@@ -76,7 +72,7 @@ def test_storage_list_and_content(api):
     assert {"local:iso/debian-13.iso", TMPL, "local:import/debian-13-genericcloud-amd64.qcow2"} <= set(content)
     assert content["local:iso/debian-13.iso"]["content"] == "iso"
     upid = api.run("DELETE", "/nodes/pve1/storage/local/content/local:iso/debian-13.iso")
-    assert upid.split(":")[5:7] == ["imgdel", ""]
+    assert upid.split(":")[5:7] == ["imgdel", "local"]  # Content.pm delete: id "[vmid@]storage"
     assert "local:iso/debian-13.iso" not in [c["volid"] for c in api.ok("GET", "/nodes/pve1/storage/local/content")]
 
 
@@ -97,58 +93,6 @@ def test_upload(api):
                  files={"filename": ("bad.iso", data)})
     st = api.task(r.json()["data"])
     assert st["exitstatus"] == "checksum mismatch: got '%s' != expect '%s'" % (sha, "0" * 64)
-
-
-@pytest.fixture
-def http_fixture():
-    payload = b"cloud image bytes" * 100
-
-    class H(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        def log_message(self, *a):
-            pass
-    srv = http.server.HTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield "http://127.0.0.1:%d/img.qcow2" % srv.server_address[1], payload
-    srv.shutdown()
-
-
-def test_download_url(api, http_fixture):
-    url, payload = http_fixture
-    sha = hashlib.sha512(payload).hexdigest()
-    upid = api.run("POST", "/nodes/pve1/storage/local/download-url",
-                   data={"url": url, "filename": "img.qcow2", "content": "import", "checksum": sha,
-                         "checksum-algorithm": "sha512"})
-    assert upid.split(":")[5:7] == ["download", "img.qcow2"]
-    vols = [c["volid"] for c in api.ok("GET", "/nodes/pve1/storage/local/content", params={"content": "import"})]
-    assert "local:import/img.qcow2" in vols
-    r = api.post("/nodes/pve1/storage/local/download-url", data={"url": url, "filename": "img.txt", "content": "iso"})
-    assert r.status_code == 400 and r.json()["errors"] == {"filename": "wrong file extension"}
-    r = api.post("/nodes/pve1/storage/local/download-url",
-                 data={"url": "https://example.com/x.iso", "filename": "x.iso", "content": "iso"})
-    assert r.status_code == 500 and "loopback" in r.reason
-    r = api.post("/nodes/pve1/storage/local/download-url",
-                 data={"url": url, "filename": "y.iso", "content": "iso", "checksum": "x"})
-    assert r.status_code == 400 and r.json()["errors"] == {"checksum-algorithm": "missing property required by 'checksum'"}
-
-
-def test_aplinfo(api):
-    apl = api.ok("GET", "/nodes/pve1/aplinfo")
-    entry = [a for a in apl if a["template"].startswith("debian-12")][0]
-    assert len(entry["sha512sum"]) == 128 and entry["type"] == "lxc"
-    upid = api.run("POST", "/nodes/pve1/aplinfo", data={"storage": "local", "template": entry["template"]})
-    assert upid.split(":")[5] == "download"
-    vols = [c["volid"] for c in api.ok("GET", "/nodes/pve1/storage/local/content", params={"content": "vztmpl"})]
-    assert "local:vztmpl/" + entry["template"] in vols
-    r = api.post("/nodes/pve1/aplinfo", data={"storage": "local", "template": "nope.tar.zst"})
-    assert r.status_code == 400 and r.json()["errors"] == {"template": "no such template"}
-    r = api.post("/nodes/pve1/aplinfo", data={"storage": "local-lvm", "template": entry["template"]})
-    assert r.status_code == 500 and r.reason == "storage 'local-lvm' does not support templates"
 
 
 def test_tasks_list_and_stop(pvesim, api):

@@ -1,19 +1,12 @@
 """/nodes/{node}/storage, content, upload, download-url, aplinfo."""
 
-import hashlib
 import ipaddress
 import re
-import ssl
 import urllib.parse
-import urllib.request
 
-from ..model.cluster import template_content
+from ..model import content as content_model
 from ..model.errors import PVEError, TaskError, param_error
 from . import route
-
-CONTENT_DIRS = {"iso": "iso", "vztmpl": "vztmpl", "import": "import", "snippets": "snippets", "backup": "dump"}
-EXTENSIONS = {"iso": (".iso", ".img"), "vztmpl": (".tar.gz", ".tar.xz", ".tar.zst", ".tgz", ".tar.bz2"),
-              "import": (".qcow2", ".raw", ".vmdk", ".ova", ".img"), "snippets": ("",)}
 
 
 def _storage(ctx, content=None):
@@ -55,9 +48,15 @@ def storage_status(ctx):
     return ctx.cluster.storage_status(ctx.params["storage"], ctx.params["node"])
 
 
+FILE_CONTENT = ("iso", "vztmpl", "import", "snippets", "backup")
+
+
 def _vol_view(v):
-    d = {k: v[k] for k in ("volid", "format", "size", "used", "ctime", "content", "vmid", "notes", "parent")
-         if k in v}
+    # Plugin.pm get_subdir_files reports volid, format, size and ctime of plain files: no `used`
+    keys = ("volid", "format", "size", "ctime", "content", "vmid", "notes", "parent")
+    if v["content"] not in FILE_CONTENT:
+        keys += ("used",)
+    d = {k: v[k] for k in keys if k in v}
     d["protected"] = v.get("protected", 0) if v.get("protected") else None
     if d["protected"] is None:
         d.pop("protected")
@@ -137,7 +136,9 @@ def content_delete(ctx):
         c.remove_volume(node, volid)
         task.log.append("Removed volume '%s'" % volid)
 
-    task = c.tasks.start(node, "imgdel", "", ctx.authid, 0, work)
+    # Content.pm delete: the worker id is "[vmid@]storage"
+    tid = ("%s@" % v["vmid"] if v.get("vmid") else "") + volid.split(":", 1)[0]
+    task = c.tasks.start(node, "imgdel", tid, ctx.authid, 0, work)
     if ctx.params.get("delay") and task.status == "stopped":
         return None
     return task.upid
@@ -164,55 +165,36 @@ def content_alloc(ctx):
     return volid
 
 
-def _check_name(content, filename):
-    if "/" in filename or filename.startswith("."):
-        raise param_error({"filename": "invalid filename"})
-    exts = EXTENSIONS.get(content, ("",))
-    if not any(filename.endswith(e) for e in exts):
-        raise param_error({"filename": "wrong file extension"})
-
-
-def _store_file(c, node, sid, content, filename, data):
-    volid = "%s:%s/%s" % (sid, content, filename)
-    fmt = filename.rsplit(".", 1)[-1]
-    c.alloc_check(sid, node, len(data))
-    c.add_volume(node, volid, len(data), content=content, fmt={"zst": "tzst", "gz": "tgz", "xz": "txz"}.get(fmt, fmt),
-                 data=None)
-    return volid
-
-
-def _verify(algo, expected, data, task):
-    if not algo:
-        return
-    got = hashlib.new(algo, data).hexdigest()
-    if got.lower() != expected.lower():
-        raise TaskError("checksum mismatch: got '%s' != expect '%s'" % (got, expected.lower()))
-    task.log.append("%s checksum verified" % algo)
+def _file_storage(ctx, refusal):
+    """storage_check_enabled, then the file-based check of upload/download_url (Status.pm)."""
+    st = ctx.cluster.storages.get(ctx.params["storage"])
+    if st is None:
+        raise PVEError("storage '%s' does not exist" % ctx.params["storage"])
+    if not st.enabled:
+        raise PVEError("storage '%s' is disabled" % st.id)
+    if not st.available_on(ctx.params["node"]):
+        raise PVEError("storage '%s' is not available on node '%s'" % (st.id, ctx.params["node"]))
+    if not st.is_file:
+        raise PVEError(refusal % st.type)
+    return st
 
 
 @route("POST", "/nodes/{node}/storage/{storage}/upload")
 def upload(ctx):
-    c = ctx.cluster
+    """Status.pm upload: the body was spooled by http/upload.py; the imgcopy task checks and copies it."""
     p = ctx.params
+    spool = p.get("__file__")
+    st = _file_storage(ctx, "can't upload to storage type '%s'")
+    if spool is None:
+        raise PVEError("missing temporary file name")
     content = p["content"]
-    st = _storage(ctx, content)
-    data = p.get("__file__")
-    if data is None:
-        raise PVEError("missing file upload", 400)
-    filename = p.get("filename") or p.get("__filename__")
-    _check_name(content, filename)
-    node = p["node"]
-
-    def work(task):
-        task.log.append("starting file import from: /var/tmp/pveupload-%s" % hashlib.md5(data).hexdigest()[:16])
-        _verify(p.get("checksum-algorithm"), p.get("checksum", ""), data, task)
-        try:
-            volid = _store_file(c, node, st.id, content, filename, data)
-        except PVEError as exc:
-            raise TaskError(exc.message)
-        task.log.append("target file: %s" % volid)
-
-    return c.tasks.start(node, "imgcopy", "", ctx.authid, 1 + len(data) / (100 * 1024 ** 2), work).upid
+    filename = content_model.normalize_filename(p.get("filename") or p.get("__filename__") or "")
+    fmt = content_model.check_filename(content, filename)
+    if content not in st.content:
+        raise PVEError("storage '%s' does not support '%s' content" % (st.id, content))
+    spool.claimed = True
+    return content_model.start_upload(ctx.cluster, p["node"], st, content, filename, fmt, ctx.authid, spool,
+                                      p.get("checksum"), p.get("checksum-algorithm")).upid
 
 
 def _loopback_only(url):
@@ -229,40 +211,41 @@ def _loopback_only(url):
 
 @route("POST", "/nodes/{node}/storage/{storage}/download-url")
 def download_url(ctx):
-    c = ctx.cluster
+    """Status.pm download_url: checks in its order, then a `download` task that really fetches the URL."""
     p = ctx.params
+    if p.get("compression") is not None and p["compression"] not in content_model.COMPRESSIONS:
+        raise param_error({"compression": "value '%s' does not have a value in the enumeration '%s'"
+                                          % (p["compression"], ", ".join(content_model.COMPRESSIONS))})
+    st = _file_storage(ctx, "can't upload to storage type '%s', not a file based storage!")
     content = p["content"]
-    st = _storage(ctx, content)
-    _check_name(content, p["filename"])
-    url = p["url"]
-    if not re.match(r"^https?://", url):
-        raise param_error({"url": "invalid URL"})
-    _loopback_only(url)
-    node = p["node"]
-    try:
-        sslctx = ssl.create_default_context()
-        if not p.get("verify-certificates", 1):
-            sslctx.check_hostname = False
-            sslctx.verify_mode = ssl.CERT_NONE
-        with urllib.request.urlopen(url, timeout=30, context=sslctx) as r:
-            data = r.read()
-        fetch_error = None
-    except Exception as exc:  # reported inside the task, as wget would
-        data, fetch_error = b"", str(exc)
+    if content not in st.content:
+        raise PVEError("storage '%s' is not configured for content-type '%s'" % (st.id, content))
+    filename = content_model.normalize_filename(p["filename"])
+    fmt = content_model.check_filename(content, filename)
+    _loopback_only(p["url"])
+    if p.get("compression") and content != "iso":
+        # PVE dies inside the worker: the task fails
+        return ctx.cluster.tasks.start(p["node"], "download", filename, ctx.authid, 0,
+                                       _fail("decompression not supported for %s" % content)).upid
+    return content_model.start_download(
+        ctx.cluster, p["node"], st, content, filename, fmt, ctx.authid, url=p["url"], checksum=p.get("checksum"),
+        algo=p.get("checksum-algorithm"), compression=p.get("compression"),
+        verify=bool(p.get("verify-certificates", 1))).upid
 
+
+def _fail(message):
     def work(task):
-        task.log.append("downloading %s to /var/lib/vz/template/%s/%s" % (url, content, p["filename"]))
-        if fetch_error:
-            raise TaskError("download failed: %s" % fetch_error)
-        _verify(p.get("checksum-algorithm"), p.get("checksum", ""), data, task)
-        try:
-            _store_file(c, node, st.id, content, p["filename"], data)
-        except PVEError as exc:
-            raise TaskError(exc.message)
-        task.log.append("download of '%s' to '%s' finished" % (url, p["filename"]))
+        raise TaskError(message)
+    return work
 
-    tid = urllib.parse.quote(p["filename"], safe="")
-    return c.tasks.start(node, "download", tid, ctx.authid, 2 + len(data) / (50 * 1024 ** 2), work).upid
+
+@route("GET", "/nodes/{node}/query-url-metadata")
+def query_url_metadata(ctx):
+    url = ctx.params["url"]
+    catalogue = ctx.cluster.aplinfo
+    if not any(a["location"] == url for a in catalogue):
+        _loopback_only(url)
+    return content_model.url_metadata(url, bool(ctx.params.get("verify-certificates", 1)), catalogue)
 
 
 @route("GET", "/nodes/{node}/aplinfo")
@@ -272,29 +255,26 @@ def aplinfo(ctx):
 
 @route("POST", "/nodes/{node}/aplinfo")
 def aplinfo_download(ctx):
+    """Nodes.pm apl_download: a `download` task (id = template) verified against the catalogue's sha512sum."""
     c = ctx.cluster
     p = ctx.params
-    st = _storage(ctx)
-    if "vztmpl" not in st.content:
-        raise PVEError("storage '%s' does not support templates" % st.id)
     entry = next((a for a in c.aplinfo if a["template"] == p["template"]), None)
     if entry is None:
         raise param_error({"template": "no such template"})
-    node = p["node"]
-    data = template_content(entry["template"])
-
-    def work(task):
-        task.log.append("downloading %s to /var/lib/vz/template/cache/%s" % (entry["source"], entry["template"]))
-        if hashlib.sha512(data).hexdigest() != entry["sha512sum"]:
-            raise TaskError("checksum mismatch")
-        task.log.append("calculating checksum...OK, checksum verified")
-        try:
-            _store_file(c, node, st.id, "vztmpl", entry["template"], data)
-        except PVEError as exc:
-            raise TaskError(exc.message)
-        task.log.append("download of '%s' to '%s' finished" % (entry["source"], entry["template"]))
-
-    return c.tasks.start(node, "download", entry["template"], ctx.authid, 5, work).upid
+    st = c.storages.get(p["storage"])
+    if st is None:
+        raise PVEError("storage '%s' does not exist" % p["storage"])
+    if not st.enabled:
+        raise PVEError("storage '%s' is disabled" % st.id)
+    if not st.available_on(p["node"]):
+        raise PVEError("storage '%s' is not available on node '%s'" % (st.id, p["node"]))
+    if "vztmpl" not in st.content:
+        raise PVEError("storage '%s' does not support templates" % st.id)
+    template = entry["template"]
+    fmt = content_model.check_filename("vztmpl", template)
+    return content_model.start_download(
+        c, p["node"], st, "vztmpl", template, fmt, ctx.authid, url=entry["location"], checksum=entry["sha512sum"],
+        algo="sha512", source=content_model.appliance_bytes(template)).upid
 
 
 def _storage_def(c, sid):

@@ -13,8 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .. import handlers
 from ..faults import Faults
+from ..model.content import Spool
 from ..model.errors import PVEError
 from . import schema as schema_mod
+from . import upload as upload_mod
 from .auth import PermChecker, authenticate
 
 JSON_CT = "application/json;charset=UTF-8"
@@ -83,6 +85,8 @@ class RequestLog:
                 red[k] = "**********"
             elif isinstance(v, (bytes, bytearray)):
                 red[k] = "<%d bytes>" % len(v)
+            elif isinstance(v, Spool):
+                red[k] = "<%d bytes>" % v.size
             else:
                 red[k] = v
         with self.mutex:
@@ -285,7 +289,11 @@ class App:
     def _params(self, headers, query, body):
         params = {}
         ctype = (headers.get("Content-Type") or "").lower()
-        if body:
+        if isinstance(body, upload_mod.Received):
+            if body.error:
+                raise PVEError(body.error, 501)
+            params.update(body.params)
+        elif body:
             if ctype.startswith("application/json"):
                 try:
                     data = json.loads(body.decode("utf-8"))
@@ -333,8 +341,25 @@ class Handler(BaseHTTPRequestHandler):
 
     def _run(self):
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        resp, _ = self.server.app.handle(self.command, self.path, self.headers, body)
+        te = self.headers.get("Transfer-Encoding")
+        if te:  # pveproxy refuses both (AnyEvent.pm unshift_read_header)
+            if te.lower() == "chunked":
+                upload_mod.discard_chunked(self.rfile)
+                resp = error(501, "chunked transfer encoding not supported", plain=True)
+            else:  # the body cannot be skipped: the connection ends with the answer
+                self.close_connection = True
+                resp = error(501, "Unknown transfer encoding '%s'" % te, plain=True)
+                resp.headers["Connection"] = "close"
+        elif upload_mod.wants_spool(self.command, self.path, self.headers.get("Content-Type")):
+            # an upload is streamed to a spool file, never held in memory
+            body = upload_mod.receive(self.rfile, length, self.headers.get("Content-Type"), self.server.app.state_dir)
+            try:
+                resp, _ = self.server.app.handle(self.command, self.path, self.headers, body)
+            finally:
+                body.cleanup()
+        else:
+            body = self.rfile.read(length) if length else b""
+            resp, _ = self.server.app.handle(self.command, self.path, self.headers, body)
         if resp.action == "reset":
             self._drop()
             return

@@ -8,6 +8,7 @@ import time
 import uuid
 
 from .. import propstring
+from . import content as content_model
 from .access import Access
 from .clock import Clock
 from .errors import PVEError
@@ -79,7 +80,7 @@ class Cluster(LxcOps, GuestOps):
         self.version = 0
         self.next_mac = 0
         self.root_token_secret = str(uuid.uuid4())
-        self.aplinfo = self._make_aplinfo()
+        self.aplinfo = content_model.catalogue()
         for i in range(1, self.nodes_count + 1):
             self.nodes["pve%d" % i] = Node("pve%d" % i, index=i)
         self.storages["local"] = Storage("local", "dir", ["iso", "vztmpl", "backup", "snippets", "import"], total=100 * GiB)
@@ -334,22 +335,6 @@ class Cluster(LxcOps, GuestOps):
         while vmid in used:
             vmid += 1
         return vmid
-
-    def _make_aplinfo(self):
-        items = []
-        for os_, ver, pkg in (("debian", "13", "debian-13-standard_13.1-1_amd64.tar.zst"),
-                              ("debian", "12", "debian-12-standard_12.12-1_amd64.tar.zst"),
-                              ("ubuntu", "24.04", "ubuntu-24.04-standard_24.04-2_amd64.tar.zst"),
-                              ("alpine", "3.22", "alpine-3.22-default_20250617_amd64.tar.xz")):
-            data = template_content(pkg)
-            items.append({"template": pkg, "package": pkg.split("_")[0], "version": pkg.split("_")[1].split("-")[0],
-                          "type": "lxc", "os": os_, "section": "system", "headline": "%s %s" % (os_.title(), ver),
-                          "description": "%s %s (pvesim generated)" % (os_.title(), ver),
-                          "infopage": "https://pve.proxmox.com/wiki/Linux_Container#pct_supported_distributions",
-                          "location": "system/" + pkg, "md5sum": hashlib.md5(data).hexdigest(),
-                          "sha512sum": hashlib.sha512(data).hexdigest(), "maintainer": "pvesim <pvesim@localhost>",
-                          "architecture": "amd64", "source": "http://download.proxmox.com/images/system/" + pkg})
-        return items
 
     # --- scenarios -----------------------------------------------------------
     def load_scenario(self, sc):

@@ -875,37 +875,13 @@ class GuestOps:
         if g.type == "qemu":
             self._clone_checks_qemu(g, params, target, full)
         else:
-            if storage and not full:
-                raise PVEError("parameter 'storage' not allowed for linked clones")
-            if params.get("format") and not full:
-                raise PVEError("parameter 'format' not allowed for linked clones")
-            if newid in self.guests:
-                raise PVEError("unable to create %s %s: config file already exists" % (g.kind, newid))
-            if snapname and snapname not in g.snapshots:
-                raise PVEError("snapshot '%s' does not exist" % snapname)
-            if not snapname:
-                self.check_lock(g)
-            if storage:
-                self.get_storage(storage, target)
-            if target != g.node:
-                for k, vol, d in g.drives(g.snapshots[snapname]["config"] if snapname else g.config):
-                    if vol and ":" in vol and d.get("media") != "cdrom" and not storage:
-                        if not self.storages[vol.split(":")[0]].shared:
-                            raise PVEError("can't clone VM to node '%s' (VM uses local storage)" % target)
-            if not full:
-                # clone_vm: volume_has_feature('clone') needs a base volume (or a snapshot) on a capable storage
-                for k, vol, d in g.drives(g.snapshots[snapname]["config"] if snapname else g.config):
-                    if not vol or ":" not in vol or UNUSED_RE.match(k):
-                        continue
-                    st = self.storages.get(vol.split(":", 1)[0])
-                    is_base = re.search(r"(^|/)base(vol)?-", vol.split(":", 1)[1]) is not None
-                    snap_ok = bool(snapname) and st is not None and st.type in ("lvmthin", "rbd", "zfspool", "btrfs")
-                    if not (is_base or snap_ok):
-                        raise PVEError("Linked clone feature for '%s' is not available" % vol)
-            if pool and pool not in self.pools:
-                raise PVEError("pool '%s' does not exist" % pool)
+            self.lxc_clone_checks(g, params, target, full)
         src_conf = dict(g.snapshots[snapname]["config"]) if snapname else dict(g.config)
-        new = Guest(newid, g.type, target, {"lock": "clone"})
+        # pve-container: the copy is created with lock 'create' while the source holds lock 'disk'
+        new = Guest(newid, g.type, target, {"lock": "clone" if g.type == "qemu" else "create"})
+        if g.type == "lxc":
+            g.config["lock"] = "disk"
+            g.changed()
         self.guests[newid] = new
         if pool:
             self.pool_add_guest(pool, newid)
@@ -975,9 +951,16 @@ class GuestOps:
                 conf["description"] = params["description"]
             new.config = conf
             new.changed()
+            unlock_source()
             self.touch()
 
+        def unlock_source():
+            if g.type == "lxc" and g.config.get("lock") == "disk":
+                g.config.pop("lock")
+                g.changed()
+
         def on_error(task):
+            unlock_source()
             for (scope, volid), v in list(self.volumes.items()):
                 if v.get("vmid") == newid and v["content"] in ("images", "rootdir"):
                     self.drop_volume(scope, volid)
@@ -1068,6 +1051,8 @@ class GuestOps:
 
     # --- resize ---------------------------------------------------------------
     def resize(self, g, params, user):
+        if g.type == "lxc":
+            return self.lxc_resize(g, params, user)
         self.check_node_online(g.node)
         if params.get("skiplock") and not params.get("_is_root"):
             raise param_error({"skiplock": "Only root may use this option."})
@@ -1090,7 +1075,7 @@ class GuestOps:
             amount = propstring.size_to_bytes(m.group(2) + (m.group(4) or ""))
             new = cur + amount if m.group(1) else amount
             if new < cur:
-                raise TaskError("shrinking disks is not supported" if g.type == "qemu" else "unable to shrink disk size")
+                raise TaskError("shrinking disks is not supported")
             if new == cur:
                 return
             sid = vol.split(":")[0]
@@ -1114,8 +1099,12 @@ class GuestOps:
     def move_disk(self, g, params, user):
         disk = params.get("disk") or params.get("volume")
         sid = params.get("storage")
+        if g.type == "lxc" and params.get("storage") and params.get("target-vmid"):
+            raise PVEError("either set storage or target-vmid, but not both")
         if params.get("target-vmid") is not None and int(params["target-vmid"]) != g.vmid:
             raise PVEError("pvesim: moving a disk to another guest is not simulated", 501)
+        if g.type == "lxc":
+            self.lxc_move_volume_checks(g, params)
         if not sid:
             raise param_error({"storage": "property is missing and it is not optional"})
         if disk not in g.config:

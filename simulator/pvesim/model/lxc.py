@@ -5,10 +5,13 @@ Sources: pve-container src/PVE/API2/LXC.pm (create_vm, clone_vm, resize_vm), src
 $LXC_FASTPLUG_OPTIONS), src/PVE/LXC.pm (check_ct_modify_config_perm, alloc_disk).
 """
 
+import base64
+import binascii
 import re
+import struct
 
 from .. import propstring
-from .errors import PVEError, param_error
+from .errors import PVEError, TaskError, param_error
 
 # vmconfig_hotplug_pending: written to the config at once on a running container ...
 FASTPLUG = {"description", "onboot", "startup", "protection", "hostname", "hookscript", "cores", "tags", "lock"}
@@ -18,6 +21,51 @@ HOT_DELETE = {"swap", "cpulimit", "cpuunits"}
 REQUIRED = ("memory", "rootfs", "ostype")
 MP_RE = re.compile(r"^mp\d+$")
 NET_RE = re.compile(r"^net\d+$")
+
+
+def valid_ssh_key(line):
+    """What `ssh-keygen -l` accepts of one authorized_keys line: [options] TYPE BASE64-BLOB [comment]."""
+    tokens = line.split()
+    for i, tok in enumerate(tokens[:-1]):
+        if re.match(r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$", tok):
+            try:
+                blob = base64.b64decode(tokens[i + 1], validate=True)
+                (n,) = struct.unpack(">I", blob[:4])
+                return blob[4:4 + n].decode("ascii", "replace") == tok
+            except (binascii.Error, ValueError, struct.error):
+                return False
+    return False
+
+
+def normalise_options(opts):
+    """update_pct_config's rewrites (create_vm runs it too): nameserver/searchdomain lists joined by spaces after
+    pve_verify_ip / pve_verify_dns_name, tags de-duplicated, description as write_pct_config stores it (one '#'
+    line per line) and parse_pct_config reads it back: every line ends with a newline."""
+    from .guests import unique_tags
+
+    out = dict(opts)
+    if "nameserver" in out:
+        items = propstring.split_list(out["nameserver"])
+        for ip in items:
+            try:
+                propstring.check_named("ip", ip)
+            except propstring.FormatError as exc:
+                raise PVEError(str(exc))
+        out["nameserver"] = " ".join(items)
+    if "searchdomain" in out:
+        items = propstring.split_list(out["searchdomain"])
+        for name in items:
+            if not propstring.DNS_RE.match(name):
+                raise PVEError("value does not look like a valid DNS name")
+        out["searchdomain"] = " ".join(items)
+    if "tags" in out:
+        out["tags"] = unique_tags(out["tags"])
+    if "description" in out:
+        lines = str(out["description"]).split("\n")
+        while lines and lines[-1] == "":
+            lines.pop()
+        out["description"] = "".join(line + "\n" for line in lines)
+    return out
 
 
 def perm_denied(what):
@@ -74,6 +122,9 @@ class LxcOps:
     # --- create -----------------------------------------------------------------------------------------
     def lxc_create_checks(self, node, params, opts, authid):
         """create_vm before the fork: ostemplate, storages, mount points, feature permissions."""
+        keys = params.get("ssh-public-keys")
+        if keys is not None and not all(valid_ssh_key(ln) for ln in str(keys).split("\n") if ln.strip()):
+            raise PVEError("SSH public key validation error")  # PVE::Tools::validate_ssh_public_keys
         tmpl = params["ostemplate"]
         if self.find_volume(node, tmpl) is None:
             raise PVEError("volume '%s' does not exist" % tmpl)
@@ -102,6 +153,9 @@ class LxcOps:
                 raise param_error({"storage": "storage '%s' does not support container directories" % sid})
         if "rootfs" not in opts:
             opts["rootfs"] = "%s:4" % storage  # create_vm: 'defaults to 4GB'
+        opts.update(normalise_options(opts))
+        if opts.get("description") == "":
+            del opts["description"]
 
     def lxc_create_defaults(self, conf, params, vmid):
         """create_vm after the unpack: OS detection, then hostname/memory/swap defaults, unprivileged flag."""
@@ -112,6 +166,107 @@ class LxcOps:
         conf.setdefault("swap", 512)
         if params.get("unprivileged"):
             conf["unprivileged"] = 1
+
+    # --- clone --------------------------------------------------------------------------------------------
+    def lxc_clone_checks(self, g, params, target, full):
+        """API2/LXC.pm clone_vm before the fork, in its order."""
+        storage, snapname, pool, newid = params.get("storage"), params.get("snapname"), params.get("pool"), \
+            int(params["newid"])
+        if pool and pool not in self.pools:
+            raise PVEError("pool '%s' does not exist" % pool)
+        if storage:
+            st = self.get_storage(storage, g.node)
+            if target != g.node:
+                self.get_storage(storage, target)
+                if not st.shared:
+                    raise PVEError("can't clone to non-shared storage '%s'" % storage)
+        self.check_lock(g)  # set_lock($vmid, 'disk')
+        if newid in self.guests:  # create_and_lock_config -> check_vmid_unused
+            other = self.guests[newid]
+            raise PVEError("%s %s already exists on node '%s'" % (other.kind, newid, other.node))
+        if storage and not full:
+            raise PVEError("parameter 'storage' not allowed for linked clones")
+        if snapname and snapname not in g.snapshots:
+            raise PVEError("snapshot '%s' does not exist" % snapname)
+        conf = g.snapshots[snapname]["config"] if snapname else g.config
+        running = g.status == "running"
+        sharedvm = True
+        for k in sorted(conf):
+            if not (k == "rootfs" or MP_RE.match(k)):
+                continue
+            if mount_type(conf[k]) != "volume":
+                raise PVEError("unable to clone mountpoint '%s' (type %s)" % (k, mount_type(conf[k])))
+            vol = propstring.loose_parse(str(conf[k]), "volume").get("volume", "")
+            st = self.storages.get(storage or vol.split(":", 1)[0])
+            if st is not None and not st.shared:
+                sharedvm = False
+            if full:
+                if running and not snapname:
+                    raise PVEError("Cannot do full clones on a running container without snapshots")
+            elif not self._lxc_can_link(vol, snapname):
+                raise PVEError("Linked clone feature for '%s' is not available" % vol)
+        if target != g.node and not sharedvm:
+            raise PVEError("can't clone CT to node '%s' (CT uses local storage)" % target)
+
+    def _lxc_can_link(self, vol, snapname):
+        """volume_has_feature('clone'): a base volume (template), or a snapshot on a storage that clones them."""
+        st = self.storages.get(vol.split(":", 1)[0])
+        if re.search(r"(^|/)base(vol)?-", vol.split(":", 1)[1]):
+            return True
+        return bool(snapname) and st is not None and st.type in ("lvmthin", "rbd", "zfspool", "btrfs")
+
+    # --- resize / move_volume ---------------------------------------------------------------------------
+    def _lxc_resize_check(self, g, params):
+        """resize_vm's load_and_check: run before the fork (errors are synchronous) and again in the worker."""
+        self.check_lock(g)
+        if params.get("digest") and params["digest"] != g.digest():
+            raise PVEError("detected modified configuration - file changed by other user? Try again.")
+        disk = params["disk"]
+        if disk not in g.config:
+            raise PVEError("disk '%s' does not exist" % disk)
+        d = propstring.loose_parse(str(g.config[disk]), "volume")
+        vol = d.get("volume", "")
+        owner = re.search(r"(?:^|/)(?:vm|subvol|base|basevol)-(\d+)-", vol.split(":", 1)[-1])
+        if owner and int(owner.group(1)) != g.vmid:
+            raise PVEError("can't resize mount point owned by another container (%s)" % owner.group(1))
+        m = re.match(r"^(\+)?(\d+(\.\d+)?[KMGT]?)$", params["size"])
+        cur = propstring.size_to_bytes(d.get("size", "0"))
+        amount = propstring.size_to_bytes(m.group(2))
+        new = cur + amount if m.group(1) else amount
+        if new < cur:
+            raise PVEError("unable to shrink disk size")
+        if new == cur:
+            raise PVEError("disk is already at specified size")
+        return disk, d, vol, cur, int(new)
+
+    def lxc_resize(self, g, params, user):
+        self.check_node_online(g.node)
+        self._lxc_resize_check(g, params)
+
+        def work(task):
+            try:
+                disk, d, vol, cur, new = self._lxc_resize_check(g, params)
+                self.alloc_check(vol.split(":", 1)[0], g.node, new - cur)
+            except PVEError as exc:
+                raise TaskError(exc.message)
+            src = self.find_volume(g.node, vol)
+            if src is not None:
+                self.put_volume(self.scope(vol.split(":", 1)[0], g.node), vol, dict(src, size=new, used=new))
+            d["size"] = propstring.bytes_to_size(new)
+            g.config[disk] = propstring.render(d, "volume")
+            g.changed()
+            self.touch()
+
+        return self.tasks.start(g.node, "resize", g.vmid, user, 1, work, lock_vmid=g.vmid)
+
+    def lxc_move_volume_checks(self, g, params):
+        """move_volume (to a storage) under the config lock, before the fork."""
+        self.check_lock(g)
+        if g.status == "running":
+            raise PVEError("cannot move volumes of a running container")
+        key = params.get("volume")
+        if key and key.startswith("unused"):
+            raise PVEError("cannot move volume '%s', only configured volumes can be moved to another storage" % key)
 
     # --- config update --------------------------------------------------------------------------------
     def lxc_precheck_update(self, g, params, valid_key, is_root):
@@ -181,6 +336,7 @@ class LxcOps:
 
     def lxc_apply_update(self, g, opts, delete, revert):
         self.lxc_update_checks(g, opts, delete)
+        opts = normalise_options(opts)
         running = g.status == "running"
         for k in revert:
             g.pending.pop(k, None)
@@ -194,10 +350,10 @@ class LxcOps:
             else:
                 self._detach(g, k)
                 g.pending_delete.pop(k, None)
-        from .guests import unique_tags
         for k, v in sorted(opts.items()):
-            if k == "tags":
-                v = unique_tags(v)
+            if k == "description" and not v:
+                self._detach(g, k)  # an empty description is not written at all
+                continue
             if running and not self.lxc_hot(g, k, False):
                 g.pending[k] = self.fill_net(g, k, v) if NET_RE.match(k) else v
                 g.pending_delete.pop(k, None)

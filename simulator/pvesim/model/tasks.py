@@ -61,7 +61,8 @@ class TaskManager:
         now = self.clock.now()
         self.pid += 1
         task = Task(node, self.pid, (self.pid * 7919) & 0xFFFFFFF, int(now), ttype, str(tid if tid is not None else ""), user)
-        task.due = now + self.clock.duration(duration)
+        # duration None: the task is finished by its owner (a download's fetch thread), not by the clock
+        task.due = now + self.clock.duration(duration) if duration is not None else float("inf")
         task.work = work
         task.on_error = on_error
         task.lock_vmid = lock_vmid
@@ -69,7 +70,8 @@ class TaskManager:
             task.log.append(first_log)
         self.tasks[task.upid] = task
         self.by_node.setdefault(node, []).append(task)
-        heapq.heappush(self.heap, (task.due, next(self.seq), task.upid))
+        if duration is not None:
+            heapq.heappush(self.heap, (task.due, next(self.seq), task.upid))
         if task.due <= now:
             self.tick()
         return task

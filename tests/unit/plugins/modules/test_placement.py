@@ -25,11 +25,11 @@ def params(**overrides):
     return p
 
 
-def plan(sim, groups, defaults=None, **overrides):
-    client = PVEClient(api_host=sim.host, api_port=sim.port, ca_path=sim.ca_path, api_token_id=sim.token_id,
-                       api_token_secret=sim.token_secret)
-    resources = client.get('/cluster/resources')
-    planner = Planner(params(**overrides), resources,
+def plan(sim, groups, defaults=None, token=None, **overrides):
+    token_id, secret = token or (sim.token_id, sim.token_secret)
+    client = PVEClient(api_host=sim.host, api_port=sim.port, ca_path=sim.ca_path, api_token_id=token_id,
+                       api_token_secret=secret)
+    planner = Planner(params(**overrides), client.get('/nodes'), client.get('/cluster/resources', type='vm'),
                       lambda e: client.get('/nodes/%s/qemu/%s/config' % (e['node'], e['vmid'])))
     planner.plan(check_groups(groups, defaults or {}))
     return planner.report()
@@ -97,8 +97,8 @@ def test_ownership_prune_and_scale_down(pvesim):
     report = plan(pvesim, groups)
     assert [(r['name'], r['reason']) for r in report['remove']] == [('web-04', 'scale_down'), ('web-03', 'scale_down')]
     assert [u['name'] for u in report['undeclared']] == ['old-api']
-    assert [(g['name'], g['action'], g['vmid']) for g in report['guests']] == [('web-01', 'converge', 101),
-                                                                             ('web-02', 'converge', 102)]
+    expected = [('web-01', 'converge', 101), ('web-02', 'converge', 102)]
+    assert [(g['name'], g['action'], g['vmid']) for g in report['guests']] == expected
     assert report['failures'][0]['guest'] == 'db' and 'without the fleet tag fleet-demo' in report['failures'][0]['message']
     pruned = plan(pvesim, groups, prune=True)
     assert sorted(r['vmid'] for r in pruned['remove']) == [103, 104, 110]
@@ -125,11 +125,12 @@ def test_args_tags_placeholders_and_waves(pvesim):
 
 
 def test_image_is_the_newest_golden_version(pvesim):
-    pvesim.load_scenario({'guests': [
-        dict(TEMPLATE, vmid=9001, name='deb-a', config=dict(TEMPLATE['config'], tags='golden-deb',
-                                                             meta='creation-qemu=9.2.0,ctime=1700000200')),
-        dict(TEMPLATE, vmid=9002, name='deb-b', config=dict(TEMPLATE['config'], tags='golden-deb',
-                                                             meta='creation-qemu=9.2.0,ctime=1700000100'))]})
+    def version(vmid, name, ctime):
+        config = dict(TEMPLATE['config'], tags='golden-deb', meta='creation-qemu=9.2.0,ctime=%d' % ctime)
+        return dict(TEMPLATE, vmid=vmid, name=name, config=config)
+
+    # the newer version has the lower VMID: creation time decides, not the VMID
+    pvesim.load_scenario({'guests': [version(9001, 'deb-a', 1700000200), version(9002, 'deb-b', 1700000100)]})
     report = plan(pvesim, [{'name': 'web', 'count': 1}], defaults={'image': 'deb'})
     assert report['guests'][0]['source'] == 9001
     report = plan(pvesim, [{'name': 'web', 'count': 1, 'image': 'nope'}])
@@ -144,9 +145,21 @@ def test_image_is_the_newest_golden_version(pvesim):
     ([{'name': 'a', 'count': -1}], 'count must be a whole number'),
     ([{'name': 'a', 'image': 'x', 'clone': 'y'}], 'set image or clone, not both'),
     ([{'name': 'a', 'cipassword': 'x'}], 'cipassword is a secret'),
-    ([{'name': 'a', 'cpus': 2}], "unknown key 'cpus': a group has anti_affinity, "),
+    ([{'name': 'a', 'cpus': 2}], "unknown key 'cpus': a group has agent, anti_affinity, "),
     ([{'name': 'a', 'state': 'absent'}], "state 'absent' is not a fleet state"),
 ])
 def test_bad_groups_fail_before_any_call(groups, message):
     with pytest.raises(PlanError, match=message.replace('[', r'\[').replace(']', r'\]')):
         check_groups(groups, {})
+
+
+def test_nodes_without_memory_figures_are_placed_by_committed_memory(pvesim):
+    secret = '5e0d8c52-6a4f-4a39-9d0b-1f2a3b4c5d6e'
+    pvesim.load_scenario({'guests': [TEMPLATE, guest(100, 'other', node='pve1', tags='', memory=8192)],
+                          'users': [{'userid': 'ops@pve', 'tokens': [{'id': 'ci', 'secret': secret, 'privsep': 1}]}],
+                          'acls': [{'path': '/vms', 'roles': ['PVEVMAdmin'], 'tokens': ['ops@pve!ci'], 'propagate': 1},
+                                   {'path': '/vms', 'roles': ['PVEVMAdmin'], 'users': ['ops@pve'], 'propagate': 1}]})
+    # without Sys.Audit, PVE lists the nodes with their status only: pve1's 8 GiB of guests count against it
+    report = plan(pvesim, [{'name': 'web', 'count': 6, 'clone': 'tmpl', 'memory': 1024}], token=('ops@pve!ci', secret))
+    assert per_node(report) == {'pve2': 3, 'pve3': 3}
+    assert [n['capacity_mib'] for n in report['nodes']] == [None, None, None]

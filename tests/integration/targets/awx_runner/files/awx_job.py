@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -29,9 +30,9 @@ OUTPUT = os.environ['OUTPUT_DIR']
 API = os.environ['PVESIM_URL'] + '/api2/json'
 CA = os.environ['PROXMOX_CA_PATH']
 ROOT_AUTH = {'Authorization': 'PVEAPIToken=%s=%s' % (os.environ['PROXMOX_TOKEN_ID'], os.environ['PROXMOX_TOKEN_SECRET'])}
-SURVEY = {'vm_prefix': 'web', 'vm_count': 2, 'vm_template': 'golden-debian-13', 'vm_pool': 'cloud', 'vm_cores': 2,
-          'vm_memory': 2048, 'vm_disk_size': '8G', 'vm_tags': 'awx,web', 'vm_vlan': '',
-          'vm_ssh_keys': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOZtest ops@example.org\n'}
+# what a user types into the surveys; the rest are the surveys' defaults
+ANSWERS = {'vm_count': 2, 'vm_disk_size': '8G', 'vm_tags': 'awx,web',
+           'vm_ssh_keys': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOZtest ops@example.org\n'}
 
 
 def load(name):
@@ -57,6 +58,45 @@ def check_credential_type():
         unknown = meta.find_undeclared_variables(SANDBOX.parse(tmpl)) - set(ids) - {'tower'}
         assert not unknown, (tmpl, unknown)
     assert all(name.startswith('PROXMOX_') for name in INJECTORS['env'])
+
+
+def check_guide():
+    """The privilege table of the guide says what docs/awx/pve-privileges.yml says (which awx_privileges tests)."""
+    spec = load('pve-privileges.yml')['modules']
+    with open(os.path.join(AWX_DOCS, 'README.md')) as f:
+        lines = f.read().split('\n')
+    start = lines.index('| module | ACL path | privileges |') + 2
+    table, module = {}, None
+    for line in lines[start:]:
+        if not line.startswith('|'):
+            break
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        if cells[0]:
+            module = re.search(r'`pve\.cloud\.([a-z_]+)`', cells[0]).group(1)
+        path = re.search(r'`([^`]+)`', cells[1]).group(1)
+        privileges = set(re.findall(r'`([A-Z][A-Za-z]+\.[A-Za-z.]+)`', cells[2]))
+        table[(module, path)] = frozenset(privileges)
+    documented = dict(((module, entry["path"]), frozenset(entry["privileges"]))
+                      for module, value in spec.items() for entry in value['acls'])
+    assert table == documented, 'docs/awx/README.md and pve-privileges.yml disagree: %s' % sorted(
+        set(table.items()) ^ set(documented.items()), key=str)
+
+
+def survey_vars(name, playbook):
+    """The extra vars AWX passes for a survey: every question's answer or default, integers as integers.
+    Every question must set a variable the playbook declares."""
+    spec = load(name)['spec']
+    with open(os.path.join(ROOT, 'playbooks', 'awx', playbook)) as f:
+        declared = yaml.safe_load(f)[0]['vars']
+    out = {}
+    for question in spec:
+        var = question['variable']
+        assert var in declared, '%s: survey variable %s is not a variable of %s' % (name, var, playbook)
+        assert question['type'] in ('text', 'textarea', 'password', 'integer', 'float', 'multiplechoice',
+                                    'multiselect'), question
+        value = ANSWERS.get(var, question.get('default'))
+        out[var] = int(value) if question['type'] == 'integer' else value
+    return out
 
 
 def inject(inputs, private_data_dir):
@@ -114,8 +154,10 @@ def private_data_dir(name):
     return pdd
 
 
-def run_job(playbook, credential, survey, secrets):
-    pdd = private_data_dir(playbook.split('.')[0])
+def run_job(playbook, credential, secrets):
+    name = playbook.split('.')[0]
+    survey = survey_vars('survey-%s.yml' % name, playbook)
+    pdd = private_data_dir(name)
     env = inject(credential, pdd)
     result = ansible_runner.run(private_data_dir=pdd, playbook=playbook, extravars=survey, envvars=env, quiet=True)
     stdout = result.stdout.read()
@@ -164,6 +206,7 @@ def unwrap(value):
 
 def main():
     check_credential_type()
+    check_guide()
     with open(CA) as f:
         ca_pem = f.read()
     port = str(json.load(open(os.path.join(os.environ['PVESIM_STATE'], 'connection.json')))['port'])
@@ -180,14 +223,14 @@ def main():
     for name in [n for n in os.environ if n.startswith(('PROXMOX_', 'PVESIM_'))]:
         del os.environ[name]
 
-    stats, _out = run_job('provision.yml', job_credential, SURVEY, secrets)
+    stats, _out = run_job('provision.yml', job_credential, secrets)
     assert stats['changed'].get('localhost'), stats
     artifacts = stats['artifact_data']
     assert sorted(artifacts['pve_cloud_vmids']) == ['web-01', 'web-02'], artifacts
     assert all(artifacts['pve_cloud_addresses'][name] for name in ('web-01', 'web-02')), artifacts
     print('provision: web-01 and web-02 cloned, started, addresses %s' % artifacts['pve_cloud_addresses'])
 
-    stats, _out = run_job('provision.yml', job_credential, SURVEY, secrets)
+    stats, _out = run_job('provision.yml', job_credential, secrets)
     assert not stats['changed'], stats
     print('provision again: changed=0')
 
@@ -200,8 +243,8 @@ def main():
     assert sorted(inventory['proxmox_tag_awx']['hosts']) == ['web-01', 'web-02'], inventory.get('proxmox_tag_awx')
     print('inventory update (password login): %s' % dict((h, v['ansible_host']) for h, v in hostvars.items()))
 
-    run_job('teardown.yml', job_credential, SURVEY, secrets)
-    stats, _out = run_job('teardown.yml', job_credential, SURVEY, secrets)
+    run_job('teardown.yml', job_credential, secrets)
+    stats, _out = run_job('teardown.yml', job_credential, secrets)
     assert not stats['changed'], stats
     inventory = unwrap(inventory_update(inventory_credential, secrets))
     assert not inventory['_meta']['hostvars'], inventory['_meta']['hostvars']

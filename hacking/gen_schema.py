@@ -1,9 +1,10 @@
 # Copyright (c) pve.cloud developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Regenerate plugins/module_utils/qemu_schema.py from PVE's API schema (apidata.json).
+"""Regenerate the config schema tables of a guest kind from PVE's API schema (apidata.json).
 
-    python hacking/gen_qemu_schema.py /path/to/pve-apidata.json > plugins/module_utils/qemu_schema.py
+    python hacking/gen_schema.py /path/to/pve-apidata.json qemu > plugins/module_utils/qemu_schema.py
+    python hacking/gen_schema.py /path/to/pve-apidata.json lxc > plugins/module_utils/lxc_schema.py
 """
 
 from __future__ import annotations
@@ -12,21 +13,33 @@ import json
 import re
 import sys
 
-# Parameters of POST /nodes/{node}/qemu that are not config keys.
-CREATE_ONLY = {'archive', 'bwlimit', 'force', 'live-restore', 'start', 'storage', 'unique', 'ha-managed',
-               'import-working-storage', 'pool', 'node', 'vmid'}
-# Index ranges from the option descriptions (the schema only says [n]).
-INDEX_MAX = {'net': 31, 'scsi': 30, 'virtio': 15, 'sata': 5, 'ide': 3, 'ipconfig': 31, 'unused': 255, 'usb': 29,
-             'hostpci': 15, 'serial': 3, 'parallel': 2, 'numa': 7, 'virtiofs': 9}
+# Per kind: the parameters of POST /nodes/{node}/<kind> that are not config keys, and the index ranges
+# of indexed keys from the option descriptions (the schema only says [n]).
+KINDS = dict(
+    qemu=dict(
+        label='QEMU',
+        create_only={'archive', 'bwlimit', 'force', 'live-restore', 'start', 'storage', 'unique', 'ha-managed',
+                     'import-working-storage', 'pool', 'node', 'vmid'},
+        index_max={'net': 31, 'scsi': 30, 'virtio': 15, 'sata': 5, 'ide': 3, 'ipconfig': 31, 'unused': 255, 'usb': 29,
+                   'hostpci': 15, 'serial': 3, 'parallel': 2, 'numa': 7, 'virtiofs': 9},
+    ),
+    lxc=dict(
+        label='LXC',
+        # password and ssh-public-keys are creation parameters, never part of the config
+        create_only={'bwlimit', 'force', 'ha-managed', 'ignore-unpack-errors', 'ostemplate', 'password', 'pool',
+                     'restore', 'ssh-public-keys', 'start', 'storage', 'unique', 'node', 'vmid'},
+        index_max={'net': 31, 'mp': 255, 'unused': 255, 'dev': 255},
+    ),
+)
 
 HEADER = '''# -*- coding: utf-8 -*-
 # Copyright (c) pve.cloud developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""QEMU config keys and property-string formats, generated from the %s API schema.
+"""%s config keys and property-string formats, generated from the %s API schema.
 
-Do not edit: regenerate with hacking/gen_qemu_schema.py.
+Do not edit: regenerate with hacking/gen_schema.py.
 KEYS maps a config key (indexed keys as 'net[n]') to (type, enum, format name or None).
 FORMATS maps a format name to default_key, keys {name: (type, default, enum)}, aliases {alias: key}
 and key_aliases {alias: (key, value key)} (net's `virtio=MAC` sets model=virtio and macaddr=MAC).
@@ -63,15 +76,17 @@ def from_typetext(text):
     return dict(default_key=default.group(1) if default else None, keys=keys, aliases={}, key_aliases={})
 
 
-def main(path):
-    data = json.load(open(path))
+def main(path, kind):
+    with open(path) as handle:
+        data = json.load(handle)
+    table = KINDS[kind]
     props = None
     for node in walk(data):
-        if node.get('path') == '/nodes/{node}/qemu':
+        if node.get('path') == '/nodes/{node}/%s' % kind:
             props = node['info']['POST']['parameters']['properties']
     keys, formats = {}, {}
     for key, prop in sorted(props.items()):
-        if key in CREATE_ONLY:
+        if key in table['create_only']:
             continue
         base = key.replace('[n]', '')
         fmt = prop.get('format')
@@ -95,10 +110,10 @@ def main(path):
             formats[fmt_name] = from_typetext(prop['typetext'])
         keys[key] = (prop.get('type', 'string'), prop.get('enum'), fmt_name)
     version = 'PVE 9'
-    out = [HEADER % version + 'INDEX_MAX = ' + pretty(INDEX_MAX), '', 'KEYS = ' + pretty(keys), '',
+    out = [HEADER % (table['label'], version) + 'INDEX_MAX = ' + pretty(table['index_max']), '', 'KEYS = ' + pretty(keys), '',
            'FORMATS = ' + pretty(formats), '']
     sys.stdout.write('\n'.join(out))
 
 
 if __name__ == '__main__':
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else 'qemu')

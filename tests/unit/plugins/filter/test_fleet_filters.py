@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pve.cloud developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet and golden_image roles' filters: results to inventory entries and failures, tables, versions."""
+
+from __future__ import annotations
+
+from ansible_collections.pve.cloud.plugins.filter.fleet import cluster_summary, fleet_results, removal_failures, table
+from ansible_collections.pve.cloud.plugins.filter.golden_image import golden_old_versions, linked_to
+
+PLAN = {'tag': 'fleet-shop', 'failures': [{'guest': 'db', 'node': None, 'step': 'plan', 'message': 'not ours'}]}
+
+
+def planned(name, **args):
+    return {'name': name, 'group': 'web-tier', 'kind': 'vm', 'node': 'pve1',
+            'args': dict({'name': name, 'tags': ['fleet-shop', 'web']}, **args)}
+
+
+def job(guest, **result):
+    return dict({'finished': 1, 'fleet_job': {'fleet_guest': guest}}, **result)
+
+
+def test_results_become_hosts_and_failures_keep_pve_message():
+    results = [
+        job(planned('web-01', ipconfig={'ipconfig0': 'ip=10.0.0.1/24,gw=10.0.0.254'}), vmid=101, node='pve2',
+            status='running', changed=True, ip_addresses=[]),
+        job(planned('web-02'), vmid=102, node='pve1', status='running', ip_addresses=['10.0.0.77']),
+        job(planned('web-03'), msg='clone failed', actions=[{'action': 'clone'}],
+            failure={'pve_message': "storage 'x' does not exist\n"}),
+        job(planned('web-04'), finished=0),
+    ]
+    report = fleet_results(results, PLAN, 'shop')
+    first, second = report['guests']
+    assert (first['name'], first['node'], first['address'], first['changed']) == ('web-01', 'pve2', '10.0.0.1', True)
+    assert first['groups'] == ['shop', 'web_tier', 'proxmox_tag_web'] and first['tags'] == ['web']
+    assert second['address'] == '10.0.0.77'
+    assert report['failures'] == [
+        PLAN['failures'][0],
+        {'guest': 'web-03', 'node': 'pve1', 'step': 'clone', 'message': "storage 'x' does not exist"},
+        {'guest': 'web-04', 'node': 'pve1', 'step': 'timeout', 'message': 'no answer from the job (timed out)'}]
+    removal = {'name': 'old', 'node': 'pve3'}
+    assert removal_failures([{'finished': 1, 'msg': 'locked', 'fleet_job': {'fleet_removal': removal}},
+                             {'finished': 1, 'fleet_job': {'fleet_removal': removal}}]) == [
+        {'guest': 'old', 'node': 'pve3', 'step': 'lookup', 'message': 'locked'}]
+
+
+def test_table_aligns_columns():
+    assert table([{'a': 'x', 'b': None}, {'a': 'longer', 'b': [1, 2]}], ['a', 'b']) == [
+        'a       b', '------  ----', 'x       -', 'longer  1, 2']
+
+
+def test_summary_lists_golden_images_then_fleet_guests():
+    vms = [{'vmid': 101, 'name': 'web-01', 'node': 'pve2', 'status': 'running', 'template': False,
+            'tags': ['fleet-shop']},
+           {'vmid': 102, 'name': 'other', 'node': 'pve2', 'status': 'running', 'template': False, 'tags': ['x']},
+           {'vmid': 9000, 'name': 'deb-1', 'node': 'pve1', 'status': 'stopped', 'template': True,
+            'tags': ['golden', 'golden-deb']}]
+    rows = cluster_summary(vms, ['fleet-shop'], {'web-01': {'ansible_host': '10.0.0.1'}})
+    assert [(r['name'], r['what'], r['status'], r['address']) for r in rows] == [
+        ('deb-1', 'golden image', 'template', None), ('web-01', 'fleet shop', 'running', '10.0.0.1')]
+
+
+def test_old_versions_by_creation_time_and_linked_guests():
+    def version(vmid, ctime):
+        return {'vmid': vmid, 'config': {'meta': 'creation-qemu=9.2.0,ctime=%d' % ctime}}
+    versions = [version(100, 30), version(101, 10), version(102, 20), version(103, 5)]
+    # 100 is the current one and always stays; keep 2 leaves the newest other (102)
+    assert [v['vmid'] for v in golden_old_versions(versions, 100, 2)] == [101, 103]
+    guests = [{'vmid': 200, 'name': 'app', 'config': {'scsi0': 'shared:101/base-101-disk-0.qcow2/200/vm-200-disk-0.qcow2'}},
+              {'vmid': 201, 'name': 'db', 'config': {'scsi0': 'local-lvm:vm-201-disk-0'}}]
+    assert linked_to(guests, 101) == ['app'] and linked_to(guests, 103) == []

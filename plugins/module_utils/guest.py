@@ -18,7 +18,7 @@ import random
 import time
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
-from ansible_collections.pve.cloud.plugins.module_utils import volumes
+from ansible_collections.pve.cloud.plugins.module_utils import validate, volumes
 from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEError, api_argument_spec
 from ansible_collections.pve.cloud.plugins.module_utils.base import (MAYBE_APPLIED_ATTEMPTS, InputError, PVEModule,
                                                                      content_types)
@@ -232,7 +232,7 @@ class PVEGuestModule(PVEModule):
         self.taken(key, param)
         if value is None and not allow_none:
             return
-        self.want[key] = self.schema.normalize(key, value, param)
+        self.want[key] = validate.check(self.schema, key, self.schema.normalize(key, value, param), param)
 
     def want_volume(self, slot, value, param, **options):
         self.taken(slot, param)
@@ -270,6 +270,7 @@ class PVEGuestModule(PVEModule):
     # -- running the state table ---------------------------------------------------------------
 
     def execute(self):
+        validate.check_option(self.schema, 'vmid', self.params.get('vmid'))
         self.desired()
         for step in STATES[self.params['state']]:
             if getattr(self, 'step_' + step)() is False:
@@ -316,6 +317,9 @@ class PVEGuestModule(PVEModule):
                                                            ', '.join(sorted(self.changes) or self.grows)))
         if p['pool'] and not self.created and guest.pool != p['pool']:
             self.check_pool(p['pool'])
+        if not self.created:
+            self.check_volumes(guest.node, dict((s, v) for s, v in self.volumes.items() if s in self.changes
+                                                and config.get(s) is None))
         self.record_config_diff(config, self.changes, self.grows)
 
     def record_config_diff(self, config, changes, grows, created=None):
@@ -487,6 +491,7 @@ class PVEGuestModule(PVEModule):
             raise InputError('node', '%s does not exist: set node (where to create it) or clone'
                              % (p[self.name_key] or p['vmid']))
         self.check_node(p['node'])
+        self.check_volumes(p['node'], self.volumes)
         params = self.create_params()
         if p['pool']:
             self.check_pool(p['pool'])
@@ -515,6 +520,32 @@ class PVEGuestModule(PVEModule):
         path = self.path(source, '/clone')
         return self.create_guest(node, p[self.name_key], lambda vmid: self.client.post(path, newid=vmid, **params),
                                  'clone', self.timeouts['clone'], vmid=p['vmid'])
+
+    def check_volumes(self, node, wanted):
+        """New volumes, checked before any write: their storage exists on `node` and holds guest disks, and an
+        import_from volume exists there."""
+        content = 'images' if self.kind == 'qemu' else 'rootdir'
+        for slot, volume in sorted(wanted.items()):
+            if volume is None:
+                continue
+            param = self.origin.get(slot, slot)
+            if volume.storage and not volume.file:
+                self.check_storage(node, volume.storage, 'images' if volume.cloudinit else content, param)
+            source = volumes.volume_storage(volume.import_from)
+            if source:
+                self.check_import(node, source, volume.import_from, param)
+
+    def check_import(self, node, storage, volid, param):
+        entry = self.check_storage(node, storage, 'import' if ':import/' in volid else 'images', param)
+        listed = self.client.get('/nodes/%s/storage/%s/content' % (node, storage),
+                                 content='import' if ':import/' in volid else 'images') or []
+        volids = sorted(v.get('volid') for v in listed if v.get('volid'))
+        if volid not in volids:
+            raise InputError(param, "import_from '%s' does not exist on node '%s' (%s volumes on %s there: %s): "
+                                    "upload or download it first, or fix the name"
+                             % (volid, node, 'import' if ':import/' in volid else 'image', storage,
+                                ', '.join(volids) or 'none'))
+        return entry
 
     def find_source(self):
         source = self.params['clone']

@@ -15,7 +15,7 @@ UNSERVED = [
      ["/cluster/firewall/*/*/**", "/cluster/firewall/macros", "/cluster/firewall/refs", "/nodes/{node}/firewall/log",
       "/nodes/{node}/firewall/rules/*", "/nodes/{node}/*/{vmid}/firewall/*/*", "/nodes/{node}/*/{vmid}/firewall/*/*/*",
       "/nodes/{node}/*/{vmid}/firewall/log", "/nodes/{node}/*/{vmid}/firewall/refs"]),
-    ("ACME and certificates", ["/cluster/acme/**", "/nodes/{node}/certificates/info"]),
+    ("ACME", ["/cluster/acme/**"]),
     ("backup jobs, vzdump and file restore", ["/cluster/backup/*", "/cluster/backup/*/*", "/cluster/backup-info/**",
                                              "/nodes/{node}/vzdump/*", "/nodes/{node}/storage/{storage}/file-restore/*",
                                              "/nodes/{node}/storage/{storage}/prunebackups"]),

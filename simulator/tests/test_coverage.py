@@ -1,7 +1,9 @@
 """Schema coverage: every GET path answers (or is listed in pvesim/unserved.py and the README), plus issue 8's fixes."""
 
+import hashlib
 import os
 import re
+import ssl
 import urllib.error
 
 import pytest
@@ -106,6 +108,15 @@ def test_scenario_values_typed_by_schema(pvesim, api):
         pvesim.load_scenario({"guests": [{"type": "qemu", "vmid": 101, "config": {"cores": "many"}}]})
     assert exc.value.reason == "pvesim admin: scenario guest 101: cores: type check ('integer') failed - got 'many'"
     assert api.ok("GET", "/nodes/pve1/qemu/100/config")["agent"] == "1"  # refused before the state was replaced
+
+
+def test_certificates_info_describes_the_served_certificate(pvesim, api):
+    certs = {c["filename"]: c for c in api.ok("GET", "/nodes/pve1/certificates/info")}
+    der = ssl.PEM_cert_to_DER_cert(ssl.get_server_certificate(("127.0.0.1", pvesim.port)))
+    assert certs["pve-ssl.pem"]["fingerprint"] == ":".join("%02X" % b for b in hashlib.sha256(der).digest())
+    assert certs["pve-ssl.pem"]["san"] == ["DNS:localhost", "IP Address:127.0.0.1"]
+    with open(pvesim.ca_path, encoding="ascii") as fh:
+        assert certs["pve-root-ca.pem"]["pem"] == fh.read()
 
 
 def test_feature_and_firewall_options(api):

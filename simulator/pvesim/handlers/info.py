@@ -260,3 +260,41 @@ def _fw_options(ctx):
 for _p in ("/cluster/firewall/options", "/nodes/{node}/firewall/options", "/nodes/{node}/qemu/{vmid}/firewall/options",
            "/nodes/{node}/lxc/{vmid}/firewall/options"):
     route("GET", _p)(_fw_options)
+
+
+def _cert_entry(filename, pem):
+    """One entry of PVE::CertHelpers / certificate info: OpenSSL-style names, epoch validity, SHA-256 fingerprint."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    cert = x509.load_pem_x509_certificate(pem.encode())
+
+    def name(n):
+        return "/" + "/".join("%s=%s" % (a.rfc4514_attribute_name, a.value) for a in n)
+    try:
+        sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        san = ["DNS:%s" % v for v in sans.get_values_for_type(x509.DNSName)] + \
+              ["IP Address:%s" % v for v in sans.get_values_for_type(x509.IPAddress)]
+    except x509.ExtensionNotFound:
+        san = []
+    key = cert.public_key()
+    return {"filename": filename, "fingerprint": ":".join("%02X" % b for b in cert.fingerprint(hashes.SHA256())),
+            "subject": name(cert.subject), "issuer": name(cert.issuer), "san": san, "pem": pem,
+            "notbefore": int(cert.not_valid_before_utc.timestamp()), "notafter": int(cert.not_valid_after_utc.timestamp()),
+            "public-key-type": "id-ecPublicKey" if isinstance(key, ec.EllipticCurvePublicKey) else "rsaEncryption",
+            "public-key-bits": key.key_size}
+
+
+@route("GET", "/nodes/{node}/certificates/info")
+def node_certificates(ctx):
+    """pve-root-ca.pem and pve-ssl.pem: pvesim's own CA and the server certificate it serves (same on every node)."""
+    import os
+    state = ctx.app.state_dir
+    if not state or not os.path.exists(os.path.join(state, "server.pem")):
+        return []
+    with open(os.path.join(state, "ca.pem"), encoding="ascii") as fh:
+        ca = fh.read()
+    with open(os.path.join(state, "server.pem"), encoding="ascii") as fh:
+        server = fh.read().split("-----END CERTIFICATE-----")[0] + "-----END CERTIFICATE-----\n"
+    return [_cert_entry("pve-root-ca.pem", ca), _cert_entry("pve-ssl.pem", server)]

@@ -23,11 +23,15 @@ MP_RE = re.compile(r"^mp\d+$")
 NET_RE = re.compile(r"^net\d+$")
 
 
+KEY_TYPE_RE = re.compile(r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)"
+                         r"|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$")
+
+
 def valid_ssh_key(line):
     """What `ssh-keygen -l` accepts of one authorized_keys line: [options] TYPE BASE64-BLOB [comment]."""
     tokens = line.split()
     for i, tok in enumerate(tokens[:-1]):
-        if re.match(r"^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com)$", tok):
+        if KEY_TYPE_RE.match(tok):
             try:
                 blob = base64.b64decode(tokens[i + 1], validate=True)
                 (n,) = struct.unpack(">I", blob[:4])

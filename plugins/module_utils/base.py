@@ -160,6 +160,45 @@ class PVEModule(object):
                              % (storage, content, node, ', '.join(usable) or 'none'))
         return entry
 
+    # -- permission walls ----------------------------------------------------------------------
+
+    def audit_wall(self, what, can_do=None, partial_ok=False):
+        """Why `what` may be hidden from the caller: PVE silently leaves guests without VM.Audit out of every
+        list. None when the caller has VM.Audit on /vms, holds `can_do` (a (path, privilege) that makes the
+        task safe), or with partial_ok has VM.Audit on some guest or pool; else the reason, naming the
+        privilege, the path and a token's privsep flag. GET /access/permissions is asked once.
+        """
+        if not hasattr(self, '_permissions'):
+            try:
+                self._permissions = self.client.get('/access/permissions') or {}
+            except PVEError:
+                self._permissions = None  # older PVE or no access to it: say nothing rather than guess
+        perms = self._permissions
+        if perms is None or 'VM.Audit' in (perms.get('/vms') or {}):
+            return None
+        if can_do and can_do[1] in (perms.get(can_do[0]) or {}):
+            return None
+        if partial_ok and any('VM.Audit' in (privs or {}) for path, privs in perms.items()
+                              if path.startswith(('/vms/', '/pool/'))):
+            return None
+        return ("%s may exist but is not visible: %s lacks VM.Audit on /vms%s, and PVE leaves the guests a caller "
+                "may not audit out of every list. Grant it (pveum acl modify /vms --%s '%s' --roles PVEAuditor), "
+                "or on the guest's pool" % (what, self.client.identity, self._privsep_note(),
+                                            'tokens' if self.client.token_name else 'users',
+                                            '%s!%s' % (self.client.user, self.client.token_name)
+                                            if self.client.token_name else self.client.user))
+
+    def _privsep_note(self):
+        if not self.client.token_name:
+            return ''
+        try:
+            token = self.client.get('/access/users/%s/token/%s' % (self.client.user, self.client.token_name)) or {}
+        except PVEError:
+            return ' (a token: if it is privilege-separated, it has only its own ACLs)'
+        if str(token.get('privsep')) == '0':
+            return " (the token shares its user's privileges: privsep 0)"
+        return ' (the token is privilege-separated, privsep 1: it has only its own ACLs, not its user\'s)'
+
     # -- writes --------------------------------------------------------------------------------
 
     def task(self, method, path, params=None, timeout=300, what=None, holder=None, settled=None):

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import time
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils import validate, volumes
@@ -280,6 +279,7 @@ class PVEGuestModule(PVEModule):
         p = self.params
         guest = self.find(vmid=p['vmid'], name=p[self.name_key])
         if guest is None:
+            self.permission_wall(partial_ok=True)
             self.result.update(vmid=p['vmid'], status='absent', diff=dict(before={}, after={}))
             return
         self.absent(guest)
@@ -295,6 +295,7 @@ class PVEGuestModule(PVEModule):
                 if namesakes:
                     self.module.warn("%s %s does not exist, so it is created, but VMID %s is also named '%s'"
                                      % (self.label, p['vmid'], ', '.join(namesakes), name))
+            self.permission_wall(can_do=('/pool/%s' % p['pool'] if p['pool'] else '/vms', 'VM.Allocate'))
             self.created = True
             guest = self.clone() if p['clone'] else self.create()
             if guest is None:
@@ -520,6 +521,14 @@ class PVEGuestModule(PVEModule):
         path = self.path(source, '/clone')
         return self.create_guest(node, p[self.name_key], lambda vmid: self.client.post(path, newid=vmid, **params),
                                  'clone', self.timeouts['clone'], vmid=p['vmid'])
+
+    def permission_wall(self, **options):
+        """The guest named by the task was not found: fail before any write when the caller may not see it."""
+        p = self.params
+        what = '%s %s' % (self.label, p['vmid'] if p['vmid'] is not None else "'%s'" % p[self.name_key])
+        reason = self.audit_wall(what, **options)
+        if reason:
+            raise PVEError(reason, kind='permission', reason='permission', path='/vms')
 
     def check_volumes(self, node, wanted):
         """New volumes, checked before any write: their storage exists on `node` and holds guest disks, and an

@@ -80,10 +80,10 @@ NAMED_FORMATS = {
     'ipv6': (_address(6), 'an IPv6 address such as 2001:db8::1'),
     'ip': (_any_address, 'an IP address'),
     'address-list': (_each(_any_address), 'IP addresses separated by spaces, commas or semicolons'),
-    'pve-ipv4-config': (_cidr(4, ('dhcp', 'manual')), 'an IPv4 address with its prefix length such as '
-                                                     '10.0.0.5/24, or dhcp'),
-    'pve-ipv6-config': (_cidr(6, ('dhcp', 'auto', 'manual')), 'an IPv6 address with its prefix length such as '
-                                                             '2001:db8::5/64, or dhcp or auto'),
+    'pve-ipv4-config': (_cidr(4, ('dhcp', 'manual')),
+                        'an IPv4 address with its prefix length such as 10.0.0.5/24, or dhcp'),
+    'pve-ipv6-config': (_cidr(6, ('dhcp', 'auto', 'manual')),
+                        'an IPv6 address with its prefix length such as 2001:db8::5/64, or dhcp or auto'),
     'pve-tag': (TAG.match, 'letters, digits and _ - + . (not starting with - + or .)'),
     'pve-startup-order': (_startup, "order=N[,up=SECONDS][,down=SECONDS] with whole numbers, for example "
                                     "'order=1,up=30'"),

@@ -54,22 +54,6 @@ class Guest(object):
         return self.status == 'running'
 
 
-def changed_keys(current, desired, same):
-    """The keys of `desired` whose value differs from `current` by `same(key, current_value, desired)`.
-
-    A desired value of None means the key must be absent. Returns {key: desired value or None}.
-    """
-    changes = {}
-    for key, want in desired.items():
-        have = current.get(key)
-        if want is None:
-            if have is not None:
-                changes[key] = None
-        elif have is None or not same(key, have, want):
-            changes[key] = want
-    return changes
-
-
 def config_call_params(changes, digest=None):
     """Parameters of one config write: set the changed keys, delete those set to None."""
     params = dict((k, v) for k, v in changes.items() if v is not None)

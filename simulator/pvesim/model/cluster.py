@@ -10,6 +10,7 @@ import uuid
 from .. import propstring
 from . import content as content_model
 from .access import Access
+from .backup import BackupOps
 from .clock import Clock
 from .errors import PVEError
 from .guests import Guest, GuestOps, schema_typed
@@ -50,7 +51,7 @@ class Storage:
         return self.type in ("dir", "nfs", "cifs", "glusterfs", "cephfs", "btrfs")
 
 
-class Cluster(LxcOps, GuestOps):
+class Cluster(BackupOps, LxcOps, GuestOps):
     def __init__(self, nodes=3, time_scale=0.0, with_shared=True, seed=None):
         self.lock = threading.RLock()
         self.clock = Clock(time_scale)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.pve.cloud.plugins.module_utils.api import api_argument_spec
-from ansible_collections.pve.cloud.plugins.module_utils.base import InputError, PVEModule
+from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEError, api_argument_spec
+from ansible_collections.pve.cloud.plugins.module_utils.base import InputError, PVEModule, content_types
 from ansible_collections.pve.cloud.plugins.module_utils.guest import Guest
 
 LABELS = dict(qemu='VM', lxc='CT')
 # PVE's pve-configid format (snapshot names): a letter, then letters, digits, '-' or '_'
 CONFIGID_RE = re.compile(r'^[a-zA-Z][a-zA-Z0-9_-]+$')
+# vzdump's archive names (PVE::Storage archive_info): vzdump-TYPE-VMID-YYYY_MM_DD-HH_MM_SS.EXT
+ARCHIVE_RE = re.compile(r'(?:^|[:/])vzdump-(?P<kind>qemu|lxc|openvz)-(?P<vmid>\d+)-\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d\.')
 
 
 def guest_argument_spec(timeouts, **extra):
@@ -89,3 +91,43 @@ class GuestTargetModule(PVEModule):
 
     def where(self, guest):
         return '%s on node %s' % (self.describe(guest), guest.node)
+
+    def wait_unlocked(self, guest):
+        """Wait within timeouts.lock until the guest's config has no lock; returns the config."""
+        wait = Backoff(self.timeouts['lock'], first=0.2, cap=3.0)
+        while True:
+            config = self.client.get(self.path(guest, '/config')) or {}
+            if not config.get('lock'):
+                return config
+            if not wait.sleep():
+                raise PVEError('%s is locked (%s) by another task; waited %ss (timeouts.lock) for it to finish. Look '
+                               'at the running tasks there, or raise timeouts.lock'
+                               % (self.where(guest), config['lock'], self.timeouts['lock']),
+                               kind='timeout', path=self.path(guest, '/config'), reason='lock', lock=config['lock'])
+
+    # -- backups -------------------------------------------------------------------------------
+
+    def backup_storages(self, node, storage=None):
+        """The enabled storages of `node` that hold backups (or just `storage`)."""
+        return sorted(sid for sid, entry in self.node_storages(node).items()
+                      if 'backup' in content_types(entry) and str(entry.get('enabled', 1)) != '0'
+                      and str(entry.get('active', 1)) != '0' and (storage is None or sid == storage))
+
+    def list_backups(self, node, storage, vmid=None):
+        """The backups on one storage, as PVE lists them (volid, vmid, subtype, format, size, ctime, notes...)."""
+        params = dict(content='backup')
+        if vmid is not None:
+            params['vmid'] = vmid
+        entries = self.client.get('/nodes/%s/storage/%s/content' % (node, storage), **params) or []
+        return [dict(entry, storage=storage, node=node) for entry in entries]
+
+
+def archive_kind(volid):
+    """'qemu' or 'lxc' from a vzdump archive name (vzdump-qemu-100-...), None when the name says neither."""
+    match = ARCHIVE_RE.search(volid or '')
+    return match.group('kind') if match else None
+
+
+def archive_vmid(volid):
+    match = ARCHIVE_RE.search(volid or '')
+    return int(match.group('vmid')) if match else None

@@ -147,7 +147,7 @@ playbook "$WORK/$RUN-run1.log" "${PROVISION[@]}"
 
 step "What was provisioned where (the pve.cloud.proxmox inventory of the cluster)"
 INVENTORY=$WORK/$RUN.proxmox.yml
-printf 'plugin: pve.cloud.proxmox\nwant_addresses: true\ninclude_templates: true\n' > "$INVENTORY"
+printf 'plugin: pve.cloud.proxmox\nwant_addresses: true\ninclude_templates: true\nhost_facts: [vmid, node, status, template]\n' > "$INVENTORY"
 ansible-inventory -i "$INVENTORY" --list > "$WORK/$RUN-inventory.json"
 python - "$WORK/$RUN-inventory.json" <<'PY'
 import json, sys

@@ -128,3 +128,28 @@ options:
     type: bool
     default: false
 '''
+
+    # The filters of every guest *_info module (pve.cloud.qemu_info, pve.cloud.lxc_info), applied to one
+    # /cluster/resources answer.
+    INFO = r'''
+options:
+  name:
+    description: Only the guests with this name (for containers, the host name).
+    type: str
+  vmid:
+    description: Only the guest with this VMID.
+    type: int
+  node:
+    description: Only the guests on this node.
+    type: str
+  pool:
+    description: Only the guests in this resource pool.
+    type: str
+  tags:
+    description: Only the guests that carry every one of these tags.
+    type: list
+    elements: str
+  template:
+    description: V(true) lists only templates, V(false) leaves templates out; by default both.
+    type: bool
+'''

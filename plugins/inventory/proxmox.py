@@ -646,7 +646,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._group_by = frozenset(self.get_option('group_by'))
         self._constructed = any(self.get_option(name) for name in ('compose', 'groups', 'keyed_groups'))
         self._fact_names = {}
+        # the cluster facts are identifiers PVE validates; configuration and addresses stay untrusted
+        self._resource_keys = frozenset(self._fact(key) for key in RESOURCE_FACTS)
         self._shared = {}
+        self._groups = {}
         self._want_config = self.get_option('want_config')
         self._want_addresses = self.get_option('want_addresses')
         self._sources = self.get_option('ansible_host_sources') or []
@@ -809,6 +812,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _group(self, name):
         return sanitize_group_name('%s%s' % (self._group_prefix, name))
 
+    def _made_group(self, name, parent=None):
+        """The group for name, made (and put under parent) the first time only: guests share few groups."""
+        try:
+            return self._groups[name]
+        except KeyError:
+            group = self._groups[name] = self.inventory.add_group(self._group(name))
+            if parent:
+                self.inventory.add_child(self._made_group(parent), group)
+            return group
+
     def _populate(self, data):
         base_groups = []
         if 'type' in self._group_by:
@@ -818,7 +831,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if self.get_option('include_templates'):
             base_groups.append('all_templates')
         for name in base_groups:
-            self.inventory.add_group(self._group(name))
+            self._made_group(name)
 
         details = data.get('details') or {}
         used = {}
@@ -848,25 +861,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             fact = self._fact(key)
             facts[fact] = value
             if key in self._host_facts:
-                hostvars[fact] = identifier(value)
+                hostvars[fact] = value
         if self._want_config and info.get('config'):
             taken = set(facts)
             for key, value in info['config'].items():
                 fact = self._fact(key)
                 if key != 'digest' and fact not in taken:
-                    facts[fact] = config_value(key, value)
-                    hostvars[fact] = untrusted(facts[fact])
+                    facts[fact] = hostvars[fact] = config_value(key, value)
         if info.get('error'):
-            facts[self._fact('facts_error')] = info['error']
-            hostvars[self._fact('facts_error')] = untrusted(info['error'])
+            facts[self._fact('facts_error')] = hostvars[self._fact('facts_error')] = info['error']
         if self._want_addresses:
             for key in ('agent_interfaces', 'lxc_interfaces', 'address_source'):
                 if key in info:
-                    facts[self._fact(key)] = info[key]
-                    hostvars[self._fact(key)] = untrusted(info[key])
+                    facts[self._fact(key)] = hostvars[self._fact(key)] = info[key]
             if info.get('address'):
-                facts['ansible_host'] = info['address']
-                hostvars['ansible_host'] = untrusted(info['address'])
+                facts['ansible_host'] = hostvars['ansible_host'] = info['address']
         return facts, hostvars
 
     def _passes_filters(self, guest, facts, warned):
@@ -924,7 +933,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._set_host_vars(name, hostvars)
 
         if bool(int(guest.get('template') or 0)):
-            inventory.add_child(self._group('all_templates'), name)
+            inventory.add_child(self._made_group('all_templates'), name)
         else:
             self._add_to_groups(name, guest, facts[self._fact('tags')])
 
@@ -945,40 +954,40 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         inventory = self.inventory
         stored = None
         for key, value in hostvars.items():
-            share = key[len(self._prefix):] not in UNIQUE_FACTS
-            if share and isinstance(value, (str, int)):
+            convert = identifier if key in self._resource_keys else untrusted
+            if key[len(self._prefix):] in UNIQUE_FACTS:
+                inventory.set_variable(name, key, convert(value))
+            elif isinstance(value, (str, int)):
                 cached = self._shared.get((key, type(value), value))
                 if cached is not None:
                     inventory.set_variable(name, key, cached)
                     continue
-            elif share and isinstance(value, list):
-                value = [self._shared.get((key, type(item), item), item) if isinstance(item, (str, int)) else item
-                         for item in value]
-            inventory.set_variable(name, key, value)
-            if share:
+                inventory.set_variable(name, key, convert(value))
                 stored = stored or inventory.get_host(name).vars
-                if isinstance(value, list):
-                    for item in stored[key]:
-                        if isinstance(item, (str, int)):
-                            self._shared.setdefault((key, type(item), item), item)
-                elif isinstance(value, (str, int)):
-                    self._shared[(key, type(value), value)] = stored[key]
+                self._shared[(key, type(value), value)] = stored[key]
+            elif isinstance(value, list) and all(isinstance(item, (str, int)) for item in value):
+                cached = [self._shared.get((key, type(item), item)) for item in value]
+                inventory.set_variable(name, key, [convert(item) if shared is None else shared
+                                                   for item, shared in zip(value, cached)])
+                if any(shared is None for shared in cached):
+                    stored = stored or inventory.get_host(name).vars
+                    for item, kept in zip(value, stored[key]):
+                        self._shared.setdefault((key, type(item), item), kept)
+            else:
+                inventory.set_variable(name, key, convert(value))
 
     def _add_to_groups(self, name, guest, tags):
-        inventory = self.inventory
+        add_child, group = self.inventory.add_child, self._made_group
         group_by = self._group_by
         gtype, node = guest['type'], guest.get('node')
         if 'type' in group_by:
-            inventory.add_child(self._group('all_%s' % gtype), name)
+            add_child(group('all_%s' % gtype), name)
         if 'status' in group_by:
-            inventory.add_child(inventory.add_group(self._group('all_%s' % guest.get('status'))), name)
+            add_child(group('all_%s' % guest.get('status')), name)
         if 'node' in group_by:
-            node_group = inventory.add_group(self._group(node))
-            typed_group = inventory.add_group(self._group('%s_%s' % (node, gtype)))
-            inventory.add_child(node_group, typed_group)
-            inventory.add_child(typed_group, name)
+            add_child(group('%s_%s' % (node, gtype), parent=node), name)
         if 'pool' in group_by and guest.get('pool'):
-            inventory.add_child(inventory.add_group(self._group('pool_%s' % guest['pool'])), name)
+            add_child(group('pool_%s' % guest['pool']), name)
         if 'tag' in group_by:
             for tag in tags:
-                inventory.add_child(inventory.add_group(self._group('tag_%s' % tag)), name)
+                add_child(group('tag_%s' % tag), name)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import time
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils import volumes
@@ -50,22 +49,6 @@ class Guest(object):
     @property
     def running(self):
         return self.status == 'running'
-
-
-def changed_keys(current, desired, same):
-    """The keys of `desired` whose value differs from `current` by `same(key, current_value, desired)`.
-
-    A desired value of None means the key must be absent. Returns {key: desired value or None}.
-    """
-    changes = {}
-    for key, want in desired.items():
-        have = current.get(key)
-        if want is None:
-            if have is not None:
-                changes[key] = None
-        elif have is None or not same(key, have, want):
-            changes[key] = want
-    return changes
 
 
 def config_call_params(changes, digest=None):
@@ -378,7 +361,6 @@ class PVEGuestModule(PVEModule):
             pending=pending, reboot_required=bool(pending), ip_addresses=ip_addresses)
 
     # -- finding guests ------------------------------------------------------------------------
-
 
     def resources(self, refresh=False):
         """Every guest of the cluster: one GET /cluster/resources?type=vm (cached for the run)."""
@@ -776,7 +758,6 @@ class PVEGuestModule(PVEModule):
                                % (self.describe(guest), self.timeouts['ip'],
                                   '; last answer: %s' % last_error if last_error else '', self.no_address_hint),
                                kind='timeout')
-
 
 
 def guest_argument_spec(name_key='name', timeouts=None):

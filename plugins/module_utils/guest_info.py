@@ -33,7 +33,7 @@ def info_argument_spec(statuses):
 
 class PVEGuestInfo(PVEModule):
     """Lists the guests of one kind; a kind sets `kind`, `result_key` and `addresses_option` and
-    implements addresses(path, guest, config)."""
+    implements addresses(path, guest, config) for a running guest."""
 
     kind = None
     result_key = None
@@ -58,7 +58,9 @@ class PVEGuestInfo(PVEModule):
                 config = self.client.get(path + '/config') or {}
                 guest['config'] = redact(config)
             if p[self.addresses_option]:
-                guest[self.addresses_option] = self.addresses(path, guest, config)
+                # a stopped guest or a template has no address (pve-container answers null)
+                running = guest['status'] == 'running' and not guest['template']
+                guest[self.addresses_option] = self.addresses(path, guest, config) if running else []
         self.result = {'changed': False, self.result_key: guests}
 
     def wanted(self, entry):

@@ -20,12 +20,6 @@ description:
     order, defaults, the generated MAC address C(hwaddr), tag order, 0/1 booleans); only changed keys are
     written, in one config call guarded by the config C(digest). A second identical run sends no write.
   - O(rootfs) and mount points are grown with the resize call, never shrunk, moved or recreated.
-author:
-  - pve.cloud developers (@pve-cloud)
-extends_documentation_fragment:
-  - pve.cloud.api
-  - pve.cloud.api.actiongroups
-  - pve.cloud.guest
 attributes:
   check_mode:
     description: Nothing is written; RV(actions) and RV(diff) tell what a real run would do.
@@ -33,6 +27,12 @@ attributes:
   diff_mode:
     description: RV(diff) holds the managed keys as they were and as they are planned.
     support: full
+extends_documentation_fragment:
+  - pve.cloud.guest
+  - pve.cloud.api
+  - pve.cloud.api.actiongroups
+author:
+  - pve.cloud developers (@pve-cloud)
 options:
   hostname:
     description:

@@ -15,11 +15,6 @@ description:
     node, pool, tags, status, templates) are applied to that one answer.
   - On request it adds each container's config (a call per container) and the global addresses of each running
     one from its C(/interfaces) (a call per running container).
-author:
-  - pve.cloud developers (@pve-cloud)
-extends_documentation_fragment:
-  - pve.cloud.api
-  - pve.cloud.api.actiongroups
 attributes:
   check_mode:
     description: Reads only, so check mode changes nothing.
@@ -27,30 +22,17 @@ attributes:
   diff_mode:
     description: Has no diff.
     support: none
+extends_documentation_fragment:
+  - pve.cloud.guest.info
+  - pve.cloud.api
+  - pve.cloud.api.actiongroups
+author:
+  - pve.cloud developers (@pve-cloud)
 options:
-  name:
-    description: Only containers with this host name.
-    type: str
-  vmid:
-    description: Only the container with this VMID.
-    type: int
-  node:
-    description: Only containers on this node.
-    type: str
-  pool:
-    description: Only containers in this resource pool.
-    type: str
-  tags:
-    description: Only containers carrying every one of these tags.
-    type: list
-    elements: str
   status:
     description: Only running, or only stopped, containers.
     type: str
     choices: [running, stopped]
-  template:
-    description: V(true) lists container templates only, V(false) leaves them out; unset lists both.
-    type: bool
   config:
     description: Add the config of each container listed (RV(containers[].config)).
     type: bool
@@ -157,9 +139,6 @@ class ContainerInfo(PVEGuestInfo):
     addresses_option = 'interfaces'
 
     def addresses(self, path, guest, config):
-        # pve-container answers null for a stopped container
-        if guest['status'] != 'running' or guest['template']:
-            return []
         return addresses(self.client.get(path + '/interfaces'))
 
 

@@ -20,6 +20,7 @@ author:
 extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
+  - pve.cloud.guest.info
 attributes:
   check_mode:
     description: The module only reads.
@@ -28,29 +29,10 @@ attributes:
     description: Nothing to compare.
     support: none
 options:
-  name:
-    description: Only the VMs with this name.
-    type: str
-  vmid:
-    description: Only the VM with this ID.
-    type: int
-  node:
-    description: Only the VMs on this node.
-    type: str
-  pool:
-    description: Only the VMs in this pool.
-    type: str
-  tags:
-    description: Only the VMs that have all these tags.
-    type: list
-    elements: str
   status:
     description: Only the VMs with this power state.
     type: str
     choices: [running, stopped, paused]
-  template:
-    description: V(true) lists only templates, V(false) only VMs that are not templates; by default both.
-    type: bool
   config:
     description: Add each VM's config (RV(vms[].config)), one call per VM listed.
     type: bool
@@ -170,8 +152,6 @@ class QemuInfo(PVEGuestInfo):
     addresses_option = 'ip_addresses'
 
     def addresses(self, path, guest, config):
-        if guest['status'] != 'running' or guest['template']:
-            return []
         if config is not None:
             agent = ps.parse(config.get('agent') or '0', dict(default_key='enabled'))
             try:

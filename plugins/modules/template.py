@@ -464,7 +464,16 @@ class Template(PVEModule):
                 return self.apply(copy)
             copy['size'] = self.stored_size(node)
             return
-        upid = self.start(node, storage)
+        try:
+            upid = self.start(node, storage)
+        except PVEError as err:
+            # the answer was lost: PVE may have started the download; find it rather than start a second one
+            upid = self.running_download(node) if err.maybe_applied else None
+            if upid is None:
+                if err.maybe_applied and self.stored_size(node) is not None:
+                    copy['size'] = self.stored_size(node)
+                    return
+                raise
         self.result['tasks'].append(upid)
         self.follow(copy, upid, what)
         copy['size'] = self.stored_size(node)

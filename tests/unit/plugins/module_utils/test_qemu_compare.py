@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.pve.cloud.plugins.module_utils import qemu as qm
 from ansible_collections.pve.cloud.plugins.module_utils.guest import (
-    InputError, addresses, changed_keys, config_call_params)
+    InputError, addresses, config_call_params)
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
 
 GiB = 1024 ** 3
@@ -189,10 +189,11 @@ def test_malformed_disk_string():
 
 def test_changed_keys_and_one_call():
     current = {'cores': 1, 'memory': '2048', 'tags': 'a', 'serial0': 'socket'}
-    desired = {'cores': 1, 'memory': 4096, 'serial0': None, 'agent': 1}
-    changes = changed_keys(current, desired, lambda k, have, want: str(have) == str(want))
-    assert changes == {'memory': 4096, 'serial0': None, 'agent': 1}
-    assert config_call_params(changes, 'abc') == {'memory': 4096, 'agent': 1, 'delete': 'serial0', 'digest': 'abc'}
+    desired = dict((k, qm.normalize(k, v, 'config')) for k, v in (('cores', 1), ('memory', 4096), ('agent', 1)))
+    desired['serial0'] = None
+    changes = qm.SCHEMA.changes(current, desired)
+    assert changes == {'memory': '4096', 'serial0': None, 'agent': '1'}
+    assert config_call_params(changes, 'abc') == {'memory': '4096', 'agent': '1', 'delete': 'serial0', 'digest': 'abc'}
 
 
 @pytest.mark.parametrize('status, message, reason, lock', [

@@ -286,6 +286,8 @@ seealso:
   - name: Proxmox VE API, /cluster/resources
     description: The one call that lists the cluster.
     link: https://pve.proxmox.com/pve-docs/api-viewer/#/cluster/resources
+  - module: pve.cloud.qemu
+  - module: pve.cloud.qemu_info
 '''
 
 EXAMPLES = r'''

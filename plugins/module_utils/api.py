@@ -45,7 +45,8 @@ if HAS_REQUESTS:
 def api_argument_spec():
     """The connection options shared by every module (documented in the pve.cloud.api fragment)."""
     return dict(
-        api_host=dict(type='str', required=True, fallback=(env_fallback, ['PROXMOX_HOST'])),
+        # not required=True: PROXMOX_HOST alone is enough, and the client says what to set when neither is
+        api_host=dict(type='str', fallback=(env_fallback, ['PROXMOX_HOST'])),
         api_port=dict(type='int', default=8006, fallback=(env_fallback, ['PROXMOX_PORT'])),
         api_user=dict(type='str', fallback=(env_fallback, ['PROXMOX_USER'])),
         api_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PROXMOX_PASSWORD'])),

@@ -8,7 +8,10 @@ For each figure: wall time, API calls (from pvesim's counters) and, for the inve
 `ansible-inventory --list`; pve.cloud's, the peer's, and the ratio of the wall times. The two collections run
 interleaved (ours, peer, ours, peer...) so that load from others on a shared machine hits both alike.
 
-    bash benchmarks/bench.sh [--sizes 200,2000,10000] [--latency-ms 5] [--quick]   (make bench runs it)
+    bash benchmarks/bench.sh [--sizes 200,2000,10000] [--latency-ms 5] [--quick] [--full]
+    make bench [BENCH_ARGS=--full]
+
+Without --full the peer's per-guest facts are not run above 2,000 guests (10 more minutes at 10,000).
 
 Needs two virtual environments: this one (pvesim, ansible-core, the collection on ANSIBLE_COLLECTIONS_PATH) and
 the peer's (--peer-venv, PyPI ansible==14.5.0, which bundles community.proxmox 2.0.0); bench.sh makes both.
@@ -97,15 +100,17 @@ class Side(object):
 
 
 class Result(object):
-    def __init__(self, wall, calls, writes, rss, out, err, rc):
+    def __init__(self, wall, calls, writes, rss, out, err, rc, cpu=None):
         self.wall, self.calls, self.writes, self.rss, self.out, self.err, self.rc = wall, calls, writes, rss, out, err, rc
+        # CPU seconds of the process itself: far less sensitive than the wall time to load from others
+        self.cpu = cpu
 
     def text(self, memory=False):
         if self.rc != 0:
             return 'FAILED (%s)' % first_error(self.out + self.err)
         text = '%.2f s, %d call%s' % (self.wall, self.calls, '' if self.calls == 1 else 's')
         if memory:
-            text += ', %.0f MB' % self.rss
+            text += ', %.1f s CPU, %.0f MB' % (self.cpu, self.rss)
         return text
 
 
@@ -128,7 +133,8 @@ def run_measured(side, sim, argv, extra_env=None):
     proc.returncode = os.waitstatus_to_exitcode(status)
     after, writes_after = sim.calls()
     return Result(wall, after - before, writes_after - writes_before, usage.ru_maxrss / 1024.0,
-                  out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace'), proc.returncode)
+                  out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace'), proc.returncode,
+                  cpu=usage.ru_utime + usage.ru_stime)
 
 
 def _drain(proc):
@@ -193,6 +199,8 @@ class Table(object):
         ratio = ''
         if ours is not None and peer is not None and ours.rc == 0 and peer.rc == 0 and peer.wall > 0:
             ratio = '%.2fx' % (ours.wall / peer.wall)
+            if memory and peer.cpu:
+                ratio += ' (CPU %.2fx)' % (ours.cpu / peer.cpu)
         row = (what, ours.text(memory) if ours else '-', peer.text(memory) if peer else note or '-', ratio)
         self.rows.append(row)
         print('| %s | %s | %s | %s |' % row, flush=True)
@@ -410,19 +418,23 @@ def main():
     parser.add_argument('--nodes', type=int, default=3)
     parser.add_argument('--latency-ms', type=float, default=5)
     parser.add_argument('--repeat', type=int, default=3, help='runs of each quick inventory figure (median)')
-    parser.add_argument('--peer-facts-max', type=int, default=10000,
-                        help="largest cluster on which the peer's per-guest facts run (3 calls per guest, serial)")
+    parser.add_argument('--peer-facts-max', type=int, default=2000,
+                        help="largest cluster on which the peer's per-guest facts run: 3 calls per guest one after "
+                             "another, about 10 minutes at 10,000 guests")
+    parser.add_argument('--full', action='store_true', help="the peer's per-guest facts at every size")
     parser.add_argument('--cache-size', type=int, default=2000)
     parser.add_argument('--concurrency-size', type=int, default=2000)
     parser.add_argument('--concurrency', default='4,16')
     parser.add_argument('--peer-venv', default=os.path.join(ROOT, '.work', 'bench-peer'))
-    parser.add_argument('--quick', action='store_true', help='200 and 2,000 guests only, no peer facts above 2,000')
+    parser.add_argument('--quick', action='store_true', help='200 and 2,000 guests only')
     parser.add_argument('--skip', default='', help='comma-separated: inventory, modules, client')
     args = parser.parse_args()
     args.sizes = [int(s) for s in args.sizes.split(',') if s]
     args.concurrency = [int(c) for c in args.concurrency.split(',') if c]
     if args.quick:
         args.sizes = [s for s in args.sizes if s <= 2000]
+    if args.full:
+        args.peer_facts_max = max(args.sizes)
     skip = set(args.skip.split(','))
 
     ours_bin = os.path.dirname(sys.executable)

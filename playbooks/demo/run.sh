@@ -158,7 +158,8 @@ for name, facts in sorted(hostvars.items(), key=lambda item: item[1]['proxmox_vm
     address = facts.get('ansible_host', '-')
     if facts.get('proxmox_address_source'):
         address += ' (from %s)' % facts['proxmox_address_source']
-    status = 'template' if facts['proxmox_template'] else facts['proxmox_status']
+    # containers have no proxmox_template fact unless they are templates
+    status = 'template' if facts.get('proxmox_template') else facts['proxmox_status']
     rows.append((name, str(facts['proxmox_vmid']), facts['proxmox_node'], status, address))
 widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
 for row in rows:

@@ -21,9 +21,12 @@ def group_name(text):
 
 
 def static_address(args):
-    """The address of ipconfig0 (V(ip=10.0.0.5/24,...)) of a guest's arguments, or None."""
-    ipconfig = (args or {}).get('ipconfig') or {}
+    """The static address of a guest's arguments (a VM's ipconfig0, a container's net0 ip=...), or None."""
+    args = args or {}
+    ipconfig = args.get('ipconfig') or {}
     value = ipconfig.get('ipconfig0', ipconfig.get('0', ipconfig.get(0)))
+    if value is None and 'hostname' in args:
+        value = (args.get('networks') or {}).get('net0')
     if isinstance(value, dict):
         value = 'ip=%s' % value.get('ip', '')
     match = IP_RE.search(str(value or ''))

@@ -14,7 +14,9 @@ description:
     pool, template, lock, HA state and sizes. Per-guest calls (configuration, guest agent, container
     interfaces) are made only when O(want_config) or O(want_addresses) ask for them, only for the guests that pass
     the filters, and concurrently (O(concurrency)).
-  - The inventory source is a YAML file whose name ends in C(proxmox.yml) or C(proxmox.yaml).
+  - The inventory source is a YAML file whose name ends in C(proxmox.yml) or C(proxmox.yaml). An option this plugin
+    does not know (a typo such as C(want_confg)) fails the inventory, unless the file sets O(strict=false); options of
+    community.proxmox that have no equivalent here are ignored with a warning.
   - Every connection option also reads the E(PROXMOX_*) environment variable the pve.cloud modules read, so an AWX or
     AAP inventory source needs no credentials in the file (AWX passes no extra vars to inventory syncs, only
     environment variables from credentials).
@@ -284,6 +286,8 @@ seealso:
   - name: Proxmox VE API, /cluster/resources
     description: The one call that lists the cluster.
     link: https://pve.proxmox.com/pve-docs/api-viewer/#/cluster/resources
+  - module: pve.cloud.qemu
+  - module: pve.cloud.qemu_info
 '''
 
 EXAMPLES = r'''
@@ -348,6 +352,7 @@ plugin: pve.cloud.proxmox
 # concurrency: 16
 '''
 
+import difflib
 import fnmatch
 import hashlib
 import json
@@ -392,6 +397,8 @@ RESOURCE_FACTS = ('vmid', 'name', 'node', 'type', 'vmtype', 'status', 'tags', 't
 UNIQUE_FACTS = frozenset(('vmid', 'name'))
 # The aliases in DOCUMENTATION (Ansible accepts them; only the unknown-option warning needs the list).
 OPTION_ALIASES = ('user', 'password', 'token_id', 'token_secret', 'want_facts', 'facts_concurrency')
+# community.proxmox inventory options without an equivalent here: a file written for it still loads
+PEER_ONLY_OPTIONS = ('want_proxmox_nodes_ansible_host', 'qemu_extended_statuses', 'exclude_nodes')
 
 
 # -- pure helpers (unit tested) -------------------------------------------------------------------
@@ -610,6 +617,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """Ansible ignores unknown keys silently; files written for community.proxmox may carry some."""
         known = set(self._options) | set(OPTION_ALIASES) | set(['plugin'])
         unknown = sorted(str(key) for key in config if key not in known)
+        typos = [key for key in unknown if key not in PEER_ONLY_OPTIONS]
+        if typos and config.get('strict') is not False:
+            hints = ['%s (did you mean %s?)' % (key, ' or '.join(close)) if close else key
+                     for key, close in ((key, difflib.get_close_matches(key, sorted(known), 2)) for key in typos)]
+            raise AnsibleParserError('pve.cloud.proxmox: %s: unknown option(s): %s. Fix the name (see ansible-doc -t '
+                                     'inventory pve.cloud.proxmox), or set strict: false to ignore them'
+                                     % (path, ', '.join(hints)))
         if unknown:
             display.warning('pve.cloud.proxmox: %s: unknown option(s) ignored: %s (see ansible-doc -t inventory '
                             'pve.cloud.proxmox)' % (path, ', '.join(unknown)))
@@ -646,7 +660,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._group_by = frozenset(self.get_option('group_by'))
         self._constructed = any(self.get_option(name) for name in ('compose', 'groups', 'keyed_groups'))
         self._fact_names = {}
+        # the cluster facts are identifiers PVE validates; configuration and addresses stay untrusted
+        self._resource_keys = frozenset(self._fact(key) for key in RESOURCE_FACTS)
         self._shared = {}
+        self._groups = {}
         self._want_config = self.get_option('want_config')
         self._want_addresses = self.get_option('want_addresses')
         self._sources = self.get_option('ansible_host_sources') or []
@@ -809,6 +826,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _group(self, name):
         return sanitize_group_name('%s%s' % (self._group_prefix, name))
 
+    def _made_group(self, name, parent=None):
+        """The group for name, made (and put under parent) the first time only: guests share few groups."""
+        try:
+            return self._groups[name]
+        except KeyError:
+            group = self._groups[name] = self.inventory.add_group(self._group(name))
+            if parent:
+                self.inventory.add_child(self._made_group(parent), group)
+            return group
+
     def _populate(self, data):
         base_groups = []
         if 'type' in self._group_by:
@@ -818,7 +845,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         if self.get_option('include_templates'):
             base_groups.append('all_templates')
         for name in base_groups:
-            self.inventory.add_group(self._group(name))
+            self._made_group(name)
 
         details = data.get('details') or {}
         used = {}
@@ -848,25 +875,21 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             fact = self._fact(key)
             facts[fact] = value
             if key in self._host_facts:
-                hostvars[fact] = identifier(value)
+                hostvars[fact] = value
         if self._want_config and info.get('config'):
             taken = set(facts)
             for key, value in info['config'].items():
                 fact = self._fact(key)
                 if key != 'digest' and fact not in taken:
-                    facts[fact] = config_value(key, value)
-                    hostvars[fact] = untrusted(facts[fact])
+                    facts[fact] = hostvars[fact] = config_value(key, value)
         if info.get('error'):
-            facts[self._fact('facts_error')] = info['error']
-            hostvars[self._fact('facts_error')] = untrusted(info['error'])
+            facts[self._fact('facts_error')] = hostvars[self._fact('facts_error')] = info['error']
         if self._want_addresses:
             for key in ('agent_interfaces', 'lxc_interfaces', 'address_source'):
                 if key in info:
-                    facts[self._fact(key)] = info[key]
-                    hostvars[self._fact(key)] = untrusted(info[key])
+                    facts[self._fact(key)] = hostvars[self._fact(key)] = info[key]
             if info.get('address'):
-                facts['ansible_host'] = info['address']
-                hostvars['ansible_host'] = untrusted(info['address'])
+                facts['ansible_host'] = hostvars['ansible_host'] = info['address']
         return facts, hostvars
 
     def _passes_filters(self, guest, facts, warned):
@@ -924,7 +947,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         self._set_host_vars(name, hostvars)
 
         if bool(int(guest.get('template') or 0)):
-            inventory.add_child(self._group('all_templates'), name)
+            inventory.add_child(self._made_group('all_templates'), name)
         else:
             self._add_to_groups(name, guest, facts[self._fact('tags')])
 
@@ -945,40 +968,40 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         inventory = self.inventory
         stored = None
         for key, value in hostvars.items():
-            share = key[len(self._prefix):] not in UNIQUE_FACTS
-            if share and isinstance(value, (str, int)):
+            convert = identifier if key in self._resource_keys else untrusted
+            if key[len(self._prefix):] in UNIQUE_FACTS:
+                inventory.set_variable(name, key, convert(value))
+            elif isinstance(value, (str, int)):
                 cached = self._shared.get((key, type(value), value))
                 if cached is not None:
                     inventory.set_variable(name, key, cached)
                     continue
-            elif share and isinstance(value, list):
-                value = [self._shared.get((key, type(item), item), item) if isinstance(item, (str, int)) else item
-                         for item in value]
-            inventory.set_variable(name, key, value)
-            if share:
+                inventory.set_variable(name, key, convert(value))
                 stored = stored or inventory.get_host(name).vars
-                if isinstance(value, list):
-                    for item in stored[key]:
-                        if isinstance(item, (str, int)):
-                            self._shared.setdefault((key, type(item), item), item)
-                elif isinstance(value, (str, int)):
-                    self._shared[(key, type(value), value)] = stored[key]
+                self._shared[(key, type(value), value)] = stored[key]
+            elif isinstance(value, list) and all(isinstance(item, (str, int)) for item in value):
+                cached = [self._shared.get((key, type(item), item)) for item in value]
+                inventory.set_variable(name, key, [convert(item) if shared is None else shared
+                                                   for item, shared in zip(value, cached)])
+                if any(shared is None for shared in cached):
+                    stored = stored or inventory.get_host(name).vars
+                    for item, kept in zip(value, stored[key]):
+                        self._shared.setdefault((key, type(item), item), kept)
+            else:
+                inventory.set_variable(name, key, convert(value))
 
     def _add_to_groups(self, name, guest, tags):
-        inventory = self.inventory
+        add_child, group = self.inventory.add_child, self._made_group
         group_by = self._group_by
         gtype, node = guest['type'], guest.get('node')
         if 'type' in group_by:
-            inventory.add_child(self._group('all_%s' % gtype), name)
+            add_child(group('all_%s' % gtype), name)
         if 'status' in group_by:
-            inventory.add_child(inventory.add_group(self._group('all_%s' % guest.get('status'))), name)
+            add_child(group('all_%s' % guest.get('status')), name)
         if 'node' in group_by:
-            node_group = inventory.add_group(self._group(node))
-            typed_group = inventory.add_group(self._group('%s_%s' % (node, gtype)))
-            inventory.add_child(node_group, typed_group)
-            inventory.add_child(typed_group, name)
+            add_child(group('%s_%s' % (node, gtype), parent=node), name)
         if 'pool' in group_by and guest.get('pool'):
-            inventory.add_child(inventory.add_group(self._group('pool_%s' % guest['pool'])), name)
+            add_child(group('pool_%s' % guest['pool']), name)
         if 'tag' in group_by:
             for tag in tags:
-                inventory.add_child(inventory.add_group(self._group('tag_%s' % tag)), name)
+                add_child(group('tag_%s' % tag), name)

@@ -53,7 +53,8 @@ options:
         C(disks), C(ipconfig), C(ciuser), C(sshkeys), C(full), C(storage), C(agent), C(wait_for_ip)).
       - C(name) (required) - name of the guest, or of the group with C(count).
       - C(count) - number of guests, named C(NAME-01) ... (see O(index_width)); V(0) removes them all.
-      - C(kind) - V(vm) (default).
+      - C(kind) - V(vm) (default, managed with M(pve.cloud.qemu)) or V(container) (M(pve.cloud.lxc); created from
+        C(ostemplate) or cloned from a container template with C(clone); C(image) is for VMs only).
       - C(node) - V(auto) (default) or a node name. C(nodes) - the nodes V(auto) may choose from.
       - C(anti_affinity) - place members of the group on different nodes when possible (default V(false)).
       - C(clone) - name or VMID of the template to clone. C(image) - instead of C(clone), the name of a golden image
@@ -67,7 +68,9 @@ options:
     elements: dict
     default: []
   defaults:
-    description: Keys applied to every group that does not set them (for example C(image), C(networks), C(storage)).
+    description:
+      - Keys applied to every group that does not set them (for example C(image), C(networks), C(storage)), as far as the
+        group's kind has them (C(ciuser) or C(image) reach only VM groups, C(ostemplate) only container groups).
     type: dict
     default: {}
   state:
@@ -118,6 +121,8 @@ notes:
     C(image) when more than one version exists and a guest must be cloned from it.
 seealso:
   - module: pve.cloud.qemu
+  - module: pve.cloud.qemu_info
+  - module: pve.cloud.lxc
 '''
 
 EXAMPLES = r'''
@@ -176,10 +181,10 @@ guests:
       description: Its number in the group (V(null) for a group without count).
       type: int
     kind:
-      description: V(vm).
+      description: V(vm) or V(container).
       type: str
     module:
-      description: The module that manages it (V(pve.cloud.qemu)).
+      description: The module that manages it (V(pve.cloud.qemu) or V(pve.cloud.lxc)).
       type: str
     action:
       description: V(create) (it does not exist yet) or V(converge) (it exists; the module brings it to the declared state).
@@ -258,17 +263,21 @@ from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEClient, PVEError, api_argument_spec
 
 MiB = 1024 * 1024
-KINDS = dict(vm=dict(type='qemu', module='pve.cloud.qemu'))
-# what a container fleet needs (pve.cloud.lxc) is not in the collection yet
-NOT_YET = dict(container='pve.cloud.lxc')
 PLAN_KEYS = frozenset(('name', 'count', 'kind', 'node', 'nodes', 'anti_affinity', 'image', 'clone'))
-# options of pve.cloud.qemu a group may set (identity, placement and power are the plan's)
+# options of the guest modules a group may set (identity, placement and power are the plan's)
 QEMU_KEYS = frozenset((
     'full', 'storage', 'format', 'snapname', 'cores', 'sockets', 'vcpus', 'memory', 'balloon', 'cpu', 'machine',
     'bios', 'ostype', 'scsihw', 'agent', 'onboot', 'boot', 'tags', 'description', 'pool', 'protection', 'efidisk0',
     'tpmstate0', 'networks', 'disks', 'cloudinit_drive', 'ciuser', 'sshkeys', 'ipconfig', 'nameserver',
     'searchdomain', 'cicustom', 'citype', 'ciupgrade', 'config', 'reboot_if_needed', 'wait_for_ip', 'timeouts',
     'state'))
+LXC_KEYS = frozenset((
+    'ostemplate', 'full', 'storage', 'snapname', 'ssh_public_keys', 'unprivileged', 'cores', 'cpulimit', 'cpuunits',
+    'memory', 'swap', 'features', 'startup', 'nameserver', 'searchdomain', 'timezone', 'arch', 'ostype', 'hookscript',
+    'rootfs', 'mounts', 'networks', 'onboot', 'tags', 'description', 'pool', 'protection', 'config',
+    'reboot_if_needed', 'wait_for_ip', 'timeouts', 'state'))
+KINDS = dict(vm=dict(type='qemu', module='pve.cloud.qemu', keys=QEMU_KEYS),
+             container=dict(type='lxc', module='pve.cloud.lxc', keys=LXC_KEYS))
 STATES = ('started', 'present', 'stopped')
 SECRET_KEYS = frozenset(('cipassword', 'password'))
 NAME_RE = re.compile(r'^[a-z0-9]([a-z0-9-]*[a-z0-9])?$', re.IGNORECASE)
@@ -309,7 +318,15 @@ def check_groups(groups, defaults):
         where = 'groups[%d]' % pos
         if not isinstance(group, dict) or not group.get('name'):
             raise PlanError('%s: every group needs a name' % where)
-        group = dict(defaults, **group)
+        kind = group.get('kind', defaults.get('kind', 'vm'))
+        # a default only reaches the groups whose kind has that key (ciuser is for VMs, ostemplate for containers)
+        accepted = PLAN_KEYS | KINDS[kind]['keys'] if kind in KINDS else set(defaults)
+        if kind == 'container':
+            accepted = accepted - set(['image'])
+        if 'clone' in group or 'image' in group:
+            # the group's own source replaces the default one
+            accepted = accepted - set(['image', 'clone'])
+        group = dict(dict((k, v) for k, v in defaults.items() if k in accepted or k in SECRET_KEYS), **group)
         name = str(group['name'])
         if not NAME_RE.match(name):
             raise PlanError("%s: name '%s' is not a DNS name: use letters, digits and '-'" % (where, name))
@@ -317,11 +334,8 @@ def check_groups(groups, defaults):
             raise PlanError("%s: group '%s' is declared twice: merge them or rename one" % (where, name))
         seen.add(name)
         kind = group.get('kind', 'vm')
-        if kind in NOT_YET:
-            raise PlanError("%s: kind '%s' is not supported yet: %s is not in this collection, so the fleet manages "
-                            "VMs only (kind: vm)" % (where, kind, NOT_YET[kind]))
         if kind not in KINDS:
-            raise PlanError("%s: kind '%s' is unknown: use vm" % (where, kind))
+            raise PlanError("%s: kind '%s' is unknown: use vm or container" % (where, kind))
         if group.get('count') is not None and (not isinstance(group['count'], int) or group['count'] < 0):
             raise PlanError('%s: count must be a whole number of 0 or more, not %r' % (where, group['count']))
         if group.get('image') and group.get('clone'):
@@ -329,11 +343,14 @@ def check_groups(groups, defaults):
         secrets = sorted(SECRET_KEYS & set(group))
         if secrets:
             raise PlanError('%s: %s is a secret and is not part of a group: pass it to the role as fleet_cipassword '
-                            '(or use sshkeys)' % (where, secrets[0]))
-        unknown = sorted(set(group) - PLAN_KEYS - QEMU_KEYS)
+                            '(VMs) or fleet_password (containers), or use SSH keys' % (where, secrets[0]))
+        unknown = sorted(set(group) - PLAN_KEYS - KINDS[kind]['keys'])
         if unknown:
-            raise PlanError("%s: unknown key '%s': a group has %s" % (where, unknown[0], ', '.join(sorted(
-                PLAN_KEYS | QEMU_KEYS))))
+            raise PlanError("%s: unknown key '%s' for kind %s: a group has %s" % (where, unknown[0], kind, ', '.join(
+                sorted(PLAN_KEYS | KINDS[kind]['keys']))))
+        if kind == 'container' and group.get('image'):
+            raise PlanError('%s: image is for VMs (golden images are VM templates): give a container template with '
+                            'clone, or ostemplate' % where)
         if group.get('state', 'started') not in STATES:
             raise PlanError("%s: state '%s' is not a fleet state: use %s (state: absent of the role removes the "
                             "fleet)" % (where, group['state'], ', '.join(STATES)))
@@ -395,7 +412,7 @@ class Planner(object):
     def removal(self, entry, reason):
         kind = 'vm' if entry.get('type') == 'qemu' else 'container'
         return dict(name=entry.get('name'), vmid=int(entry['vmid']), node=entry.get('node'), kind=kind,
-                    module=KINDS.get(kind, {}).get('module', NOT_YET.get(kind)), status=entry.get('status'),
+                    module=KINDS[kind]['module'], status=entry.get('status'),
                     reason=reason)
 
     def plan(self, groups):
@@ -488,7 +505,8 @@ class Planner(object):
         args = substitute(args, index, name)
         args['tags'] = sorted(set([self.tag] + ps.parse_tags(args.get('tags') or [])))
         args.setdefault('state', 'started')
-        args.update(name=name, node=node)
+        # PVE names a container by its hostname
+        args.update({'name' if kind == 'vm' else 'hostname': name, 'node': node})
         if vmid is not None:
             args['vmid'] = vmid
         if action == 'create' and source is not None:
@@ -505,8 +523,9 @@ class Planner(object):
         clone = group.get('clone')
         if clone is None:
             return None
-        clone = str(clone)
-        found = [e for e in self.cluster.guests if str(e['vmid']) == clone or e.get('name') == clone]
+        clone, kind = str(clone), KINDS[group.get('kind', 'vm')]['type']
+        found = [e for e in self.cluster.guests if (str(e['vmid']) == clone or e.get('name') == clone)
+                 and e.get('type') == kind]
         if len(found) != 1:
             return ("clone source '%s' %s: check the name or VMID of the template"
                     % (clone, 'is ambiguous (VMIDs %s)' % ', '.join(str(e['vmid']) for e in found) if found
@@ -552,10 +571,7 @@ class Planner(object):
         if not fits:
             free = ', '.join('%s %d MiB' % (n['node'], max(0, n['capacity'] - n['committed']) // MiB) for n in eligible)
             return self.fail(name, 'no online node has %d MiB of memory free for it (free: %s); add capacity, raise '
-                                   'memory_ratio or lower memory' % (memory // MiB, free or (
-                                       'no eligible node' if nodes else
-                                       # /cluster/resources lists only the nodes the caller has Sys.Audit on
-                                       'no node is visible: grant Sys.Audit on /nodes')))
+                                   'memory_ratio or lower memory' % (memory // MiB, free or 'no eligible node'))
         members = self.members.get(group['name'], {})
         return min(fits, key=lambda n: self.score(n, memory, cores, members if group.get('anti_affinity') else {}))['node']
 

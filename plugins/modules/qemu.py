@@ -200,6 +200,9 @@ notes:
   - A VM locked by another task is waited for up to O(timeouts.lock), then the failure names the lock.
 seealso:
   - module: pve.cloud.qemu_info
+  - module: pve.cloud.placement
+  - plugin: pve.cloud.proxmox
+    plugin_type: inventory
 '''
 
 EXAMPLES = r'''

@@ -39,6 +39,9 @@ def test_results_become_hosts_and_failures_keep_pve_message():
         PLAN['failures'][0],
         {'guest': 'web-03', 'node': 'pve1', 'step': 'clone', 'message': "storage 'x' does not exist"},
         {'guest': 'web-04', 'node': 'pve1', 'step': 'timeout', 'message': 'no answer from the job (timed out)'}]
+    container = dict(planned('ct-01'), kind='container',
+                     args={'hostname': 'ct-01', 'networks': {'net0': {'bridge': 'vmbr0', 'ip': '10.0.1.5/24'}}})
+    assert fleet_results([job(container, vmid=200)], PLAN, 'shop')['guests'][0]['address'] == '10.0.1.5'
     removal = {'name': 'old', 'node': 'pve3'}
     assert removal_failures([{'finished': 1, 'msg': 'locked', 'fleet_job': {'fleet_removal': removal}},
                              {'finished': 1, 'fleet_job': {'fleet_removal': removal}}]) == [

@@ -141,11 +141,13 @@ def test_image_is_the_newest_golden_version(pvesim):
     ([{'count': 2}], 'groups[0]: every group needs a name'),
     ([{'name': 'web_1'}], "name 'web_1' is not a DNS name"),
     ([{'name': 'a'}, {'name': 'a'}], "group 'a' is declared twice"),
-    ([{'name': 'a', 'kind': 'container'}], "kind 'container' is not supported yet: pve.cloud.lxc"),
+    ([{'name': 'a', 'kind': 'pod'}], "kind 'pod' is unknown: use vm or container"),
+    ([{'name': 'a', 'kind': 'container', 'image': 'x'}], 'image is for VMs'),
+    ([{'name': 'a', 'kind': 'container', 'disks': {}}], "unknown key 'disks' for kind container"),
     ([{'name': 'a', 'count': -1}], 'count must be a whole number'),
     ([{'name': 'a', 'image': 'x', 'clone': 'y'}], 'set image or clone, not both'),
     ([{'name': 'a', 'cipassword': 'x'}], 'cipassword is a secret'),
-    ([{'name': 'a', 'cpus': 2}], "unknown key 'cpus': a group has agent, anti_affinity, "),
+    ([{'name': 'a', 'cpus': 2}], "unknown key 'cpus' for kind vm: a group has agent, anti_affinity, "),
     ([{'name': 'a', 'state': 'absent'}], "state 'absent' is not a fleet state"),
 ])
 def test_bad_groups_fail_before_any_call(groups, message):
@@ -163,3 +165,24 @@ def test_nodes_without_memory_figures_are_placed_by_committed_memory(pvesim):
     report = plan(pvesim, [{'name': 'web', 'count': 6, 'clone': 'tmpl', 'memory': 1024}], token=('ops@pve!ci', secret))
     assert per_node(report) == {'pve2': 3, 'pve3': 3}
     assert [n['capacity_mib'] for n in report['nodes']] == [None, None, None]
+
+
+def test_containers_are_planned_with_hostname_and_a_container_source(pvesim):
+    ct_template = {'type': 'lxc', 'vmid': 8000, 'node': 'pve1', 'name': 'tmpl', 'template': 1,
+                   'config': {'memory': 256, 'rootfs': 'shared:2', 'hostname': 'tmpl'}}
+    # a VM and a container template share the name: a container group clones the container
+    pvesim.load_scenario({'guests': [TEMPLATE, ct_template]})
+    # defaults reach the groups whose kind has the key: ciuser and image only the VM group
+    report = plan(pvesim, [{'name': 'cache', 'kind': 'container', 'count': 3, 'clone': 'tmpl', 'swap': 0},
+                           {'name': 'app', 'kind': 'container', 'ostemplate': 'local:vztmpl/x.tar.zst', 'memory': 1024},
+                           {'name': 'vm'}, {'name': 'vm2', 'clone': 'tmpl'}],
+                  defaults={'ciuser': 'debian', 'image': 'none', 'swap': 512, 'onboot': True})
+    cache = [g for g in report['guests'] if g['group'] == 'cache']
+    assert [(g['module'], g['source'], g['memory_mib']) for g in cache] == [('pve.cloud.lxc', 8000, 256)] * 3
+    assert cache[0]['args'] == {'hostname': 'cache-01', 'node': cache[0]['node'], 'state': 'started', 'swap': 0,
+                                'onboot': True, 'clone': '8000', 'tags': ['fleet-demo']}
+    assert sorted(g['node'] for g in cache) == ['pve1', 'pve2', 'pve3']
+    assert report['guests'][3]['args']['ostemplate'] == 'local:vztmpl/x.tar.zst'
+    assert report['guests'][3]['args']['swap'] == 512 and report['guests'][3]['args']['onboot'] is True
+    assert "golden image 'none' does not exist" in report['failures'][0]['message']
+    assert report['guests'][-1]['args']['ciuser'] == 'debian' and report['guests'][-1]['source'] == 9000

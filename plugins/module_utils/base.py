@@ -54,6 +54,8 @@ class PVEModule(object):
         self.timeouts = dict(self.default_timeouts)
         self.timeouts.update(dict((k, v) for k, v in (self.params.get('timeouts') or {}).items() if v))
         self._storages = {}
+        self._node_storages = {}
+        self._cluster = None
 
     # -- result, plan and failures -------------------------------------------------------------
 
@@ -117,9 +119,22 @@ class PVEModule(object):
 
     # -- checks before any write ---------------------------------------------------------------
 
+    def cluster_resources(self, refresh=False):
+        """Nodes, storages, guests and pools of the cluster: one GET /cluster/resources (cached for the run).
+
+        The node and storage checks read it too, so a create checks its node and storages with no call
+        of its own.
+        """
+        if self._cluster is None or refresh:
+            self._cluster = self.client.get('/cluster/resources') or []
+        return self._cluster
+
     def check_node(self, node, param='node'):
         """Fail before any write when `node` is not a cluster node or is offline."""
-        nodes = dict((n.get('node'), n.get('status')) for n in self.client.get('/nodes') or [])
+        nodes = dict((e.get('node'), e.get('status')) for e in self.cluster_resources() if e.get('type') == 'node')
+        if node not in nodes:
+            # without Sys.Audit on a node, /cluster/resources leaves it out: /nodes has every node
+            nodes = dict((n.get('node'), n.get('status')) for n in self.client.get('/nodes') or [])
         if node not in nodes:
             raise InputError(param, "node '%s' is not in the cluster (nodes: %s): set %s to one of them"
                              % (node, ', '.join(sorted(n for n in nodes if n)), param))
@@ -134,10 +149,20 @@ class PVEModule(object):
             raise InputError(param, "pool '%s' does not exist or is not visible (pools: %s): create it, fix the name, "
                              "or grant Pool.Audit on /pool/%s" % (pool, ', '.join(pools) or 'none', pool))
 
-    def node_storages(self, node):
-        """The storages usable on `node` as {storage: entry of GET /nodes/{node}/storage} (cached for the run)."""
+    def node_storages(self, node, authoritative=False):
+        """The storages usable on `node` as {storage: entry with type, content, shared...} (cached for the run).
+
+        Read from /cluster/resources; `authoritative` asks GET /nodes/{node}/storage, which also lists
+        disabled storages and those /cluster/resources does not describe.
+        """
+        if authoritative and node not in self._node_storages:
+            self._node_storages[node] = dict((s.get('storage'), s)
+                                             for s in self.client.get('/nodes/%s/storage' % node) or [])
+        if node in self._node_storages:
+            return self._node_storages[node]
         if node not in self._storages:
-            self._storages[node] = dict((s.get('storage'), s) for s in self.client.get('/nodes/%s/storage' % node) or [])
+            self._storages[node] = dict((e.get('storage'), e) for e in self.cluster_resources()
+                                        if e.get('type') == 'storage' and e.get('node') == node)
         return self._storages[node]
 
     def check_storage(self, node, storage, content, param='storage'):
@@ -145,8 +170,11 @@ class PVEModule(object):
 
         Returns the storage's entry (type, shared, content, ...).
         """
+        entry = self.node_storages(node).get(storage)
+        if entry is None or 'content' not in entry or content not in content_types(entry):
+            # not described, or not as wanted: ask the node itself before saying no
+            entry = self.node_storages(node, authoritative=True).get(storage)
         storages = self.node_storages(node)
-        entry = storages.get(storage)
         if entry is None:
             raise InputError(param, "storage '%s' does not exist on node '%s' (storages there: %s): fix the name or "
                                     "add the node to the storage's nodes" % (storage, node, ', '.join(sorted(
@@ -174,7 +202,9 @@ class PVEModule(object):
             except PVEError:
                 self._permissions = None  # older PVE or no access to it: say nothing rather than guess
         perms = self._permissions
-        if perms is None or 'VM.Audit' in (perms.get('/vms') or {}):
+        # effective privileges per path; a path PVE does not list inherits from '/' (propagated ACLs)
+        vms = perms.get('/vms') if perms is not None and '/vms' in perms else (perms or {}).get('/')
+        if perms is None or 'VM.Audit' in (vms or {}):
             return None
         if can_do and can_do[1] in (perms.get(can_do[0]) or {}):
             return None

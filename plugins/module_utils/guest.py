@@ -165,7 +165,6 @@ class PVEGuestModule(PVEModule):
         if not (self.kind and self.label and self.schema):
             raise TypeError('%s must set kind, label and schema' % type(self).__name__)
         super(PVEGuestModule, self).__init__(module)
-        self._resources = None
         self.want, self.volumes, self.origin = {}, {}, {}
         self.guest = self.config = None
         self.created = False
@@ -372,10 +371,8 @@ class PVEGuestModule(PVEModule):
     # -- finding guests ------------------------------------------------------------------------
 
     def resources(self, refresh=False):
-        """Every guest of the cluster: one GET /cluster/resources?type=vm (cached for the run)."""
-        if self._resources is None or refresh:
-            self._resources = self.client.get('/cluster/resources', type='vm') or []
-        return self._resources
+        """Every guest of the cluster, from the one GET /cluster/resources of the run."""
+        return [e for e in self.cluster_resources(refresh) if e.get('type') in ('qemu', 'lxc')]
 
     def find(self, vmid=None, name=None, param='name', refresh=False):
         """The guest with this vmid, else the one guest with this name; None when there is none.

@@ -114,8 +114,8 @@ def main():
     try:
         # a 502 before the call is carried out, a 502 after it (a proxy that stopped waiting), a reset
         # connection; the lost answers last, so that a create refused by one of those does not use one up
-        for fault in (dict(kind='status', status=502, rate=args.rate / 4), dict(kind='status', status=502, after=True,
-                                                                                 rate=args.rate / 4),
+        for fault in (dict(kind='status', status=502, rate=args.rate / 4),
+                      dict(kind='status', status=502, after=True, rate=args.rate / 4),
                       dict(kind='reset', rate=args.rate / 2)):
             sim.admin('POST', '/_pvesim/faults', dict(fault, path='.*', count=None))
         sim.admin('POST', '/_pvesim/faults', dict(path='^/nodes/[^/]+/qemu$', method='POST', kind='lost_response',

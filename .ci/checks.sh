@@ -76,7 +76,22 @@ PY
 check_doc-lint() {
   python "$ROOT/docs/docsite/md2rst.py" "$COLL" >/dev/null &&
   (cd "$COLL" && antsibull-docs lint-collection-docs --plugin-docs .) &&
-  echo "antsibull-docs lint-collection-docs: clean"
+  echo "antsibull-docs lint-collection-docs: clean" &&
+  python - "$COLL" <<'PY'
+import glob, os, sys, yaml
+from ansible.parsing.plugin_docs import read_docstring
+root = sys.argv[1]
+modules = sorted(os.path.basename(p)[:-3] for p in glob.glob(os.path.join(root, 'plugins/modules/*.py'))
+                 if not p.endswith('__init__.py'))
+group = sorted(yaml.safe_load(open(os.path.join(root, 'meta/runtime.yml')))['action_groups']['proxmox'])
+if group != modules:
+    sys.exit('meta/runtime.yml action group proxmox is %s, the modules are %s' % (group, modules))
+for module in modules:
+    doc = read_docstring(os.path.join(root, 'plugins/modules/%s.py' % module))['doc']
+    if 'pve.cloud.api.actiongroups' not in doc.get('extends_documentation_fragment', []):
+        sys.exit('%s: its docs do not say it is in group/pve.cloud.proxmox (pve.cloud.api.actiongroups)' % module)
+print('action group pve.cloud.proxmox: every module (%s)' % ', '.join(modules))
+PY
 }
 # release_to DIR: what `make release` publishes, built from a copy of the collection: CHANGELOG.md and
 # CHANGELOG.rst for galaxy.yml's version, and the tarball, which must hold only files git tracks plus

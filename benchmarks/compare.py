@@ -100,15 +100,17 @@ class Side(object):
 
 
 class Result(object):
-    def __init__(self, wall, calls, writes, rss, out, err, rc):
+    def __init__(self, wall, calls, writes, rss, out, err, rc, cpu=None):
         self.wall, self.calls, self.writes, self.rss, self.out, self.err, self.rc = wall, calls, writes, rss, out, err, rc
+        # CPU seconds of the process itself: far less sensitive than the wall time to load from others
+        self.cpu = cpu
 
     def text(self, memory=False):
         if self.rc != 0:
             return 'FAILED (%s)' % first_error(self.out + self.err)
         text = '%.2f s, %d call%s' % (self.wall, self.calls, '' if self.calls == 1 else 's')
         if memory:
-            text += ', %.0f MB' % self.rss
+            text += ', %.1f s CPU, %.0f MB' % (self.cpu, self.rss)
         return text
 
 
@@ -131,7 +133,8 @@ def run_measured(side, sim, argv, extra_env=None):
     proc.returncode = os.waitstatus_to_exitcode(status)
     after, writes_after = sim.calls()
     return Result(wall, after - before, writes_after - writes_before, usage.ru_maxrss / 1024.0,
-                  out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace'), proc.returncode)
+                  out.decode('utf-8', 'replace'), err.decode('utf-8', 'replace'), proc.returncode,
+                  cpu=usage.ru_utime + usage.ru_stime)
 
 
 def _drain(proc):
@@ -196,6 +199,8 @@ class Table(object):
         ratio = ''
         if ours is not None and peer is not None and ours.rc == 0 and peer.rc == 0 and peer.wall > 0:
             ratio = '%.2fx' % (ours.wall / peer.wall)
+            if memory and peer.cpu:
+                ratio += ' (CPU %.2fx)' % (ours.cpu / peer.cpu)
         row = (what, ours.text(memory) if ours else '-', peer.text(memory) if peer else note or '-', ratio)
         self.rows.append(row)
         print('| %s | %s | %s | %s |' % row, flush=True)

@@ -48,8 +48,9 @@ def run_task(conn, workdir, module, options):
     with open(playbook, 'w') as fh:
         json.dump([{'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
                     'tasks': [{'pve.cloud.%s' % module: options}]}], fh)
-    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, PROXMOX_HOST=conn['host'], PROXMOX_PORT=str(conn['port']), PROXMOX_CA_PATH=conn['ca_path'],
-               PROXMOX_TOKEN_ID=conn['token_id'], PROXMOX_TOKEN_SECRET=conn['token_secret'])
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER=sys.executable, PROXMOX_HOST=conn['host'],
+               PROXMOX_PORT=str(conn['port']), PROXMOX_CA_PATH=conn['ca_path'], PROXMOX_TOKEN_ID=conn['token_id'],
+               PROXMOX_TOKEN_SECRET=conn['token_secret'])
     since = admin(conn, '/_pvesim/counters')['seq']
     started = time.monotonic()
     done = subprocess.run(['ansible-playbook', '-i', 'localhost,', playbook], check=False, env=env, capture_output=True,

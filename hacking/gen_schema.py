@@ -43,6 +43,8 @@ Do not edit: regenerate with hacking/gen_schema.py.
 KEYS maps a config key (indexed keys as 'net[n]') to (type, enum, format name or None).
 FORMATS maps a format name to default_key, keys {name: (type, default, enum)}, aliases {alias: key}
 and key_aliases {alias: (key, value key)} (net's `virtio=MAC` sets model=virtio and macaddr=MAC).
+CHECKS maps a key (creation parameters such as vmid too) to the limits PVE checks: minimum, maximum,
+maxLength, format (a named format) and pattern; `keys` holds those of its property-string sub-keys.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ def pretty(value, indent=0):
     """PEP 8 friendly literal: one item per line, hanging indents of four spaces."""
     pad = ' ' * (indent + 4)
     flat = repr(value)
+    if isinstance(value, str) and len(flat) + indent > 100:
+        # long patterns: adjacent literals in parentheses, so no line passes the limit
+        chunks = [repr(value[i:i + 60]) for i in range(0, len(value), 60)]
+        return '(\n' + '\n'.join(pad + c for c in chunks) + '\n' + ' ' * indent + ')'
     if len(flat) + indent < 100 or not isinstance(value, (dict, list, tuple)):
         return flat
     if isinstance(value, dict):
@@ -76,6 +82,26 @@ def from_typetext(text):
     return dict(default_key=default.group(1) if default else None, keys=keys, aliases={}, key_aliases={})
 
 
+LIMITS = ('minimum', 'maximum', 'maxLength', 'format', 'pattern')
+
+
+def limits(spec):
+    """What PVE's check_prop verifies beyond type and enum (a format given as a dict is a property string)."""
+    found = {}
+    for name in LIMITS:
+        value = spec.get(name)
+        if value is None or isinstance(value, dict):
+            continue
+        found[name] = float(value) if name in ('minimum', 'maximum') and spec.get('type') == 'number' else (
+            int(value) if name in ('minimum', 'maximum', 'maxLength') else value)
+    if isinstance(spec.get('format'), dict):
+        subs = dict((sub, limits(sub_spec)) for sub, sub_spec in spec['format'].items() if 'alias' not in sub_spec)
+        subs = dict((sub, found_sub) for sub, found_sub in subs.items() if found_sub)
+        if subs:
+            found['keys'] = subs
+    return found
+
+
 def main(path, kind):
     with open(path) as handle:
         data = json.load(handle)
@@ -85,6 +111,7 @@ def main(path, kind):
         if node.get('path') == '/nodes/{node}/%s' % kind:
             props = node['info']['POST']['parameters']['properties']
     keys, formats = {}, {}
+    checks = dict((key, limits(prop)) for key, prop in props.items() if limits(prop))
     for key, prop in sorted(props.items()):
         if key in table['create_only']:
             continue
@@ -111,7 +138,7 @@ def main(path, kind):
         keys[key] = (prop.get('type', 'string'), prop.get('enum'), fmt_name)
     version = 'PVE 9'
     out = [HEADER % (table['label'], version) + 'INDEX_MAX = ' + pretty(table['index_max']), '', 'KEYS = ' + pretty(keys), '',
-           'FORMATS = ' + pretty(formats), '']
+           'FORMATS = ' + pretty(formats), '', 'CHECKS = ' + pretty(checks), '']
     sys.stdout.write('\n'.join(out))
 
 

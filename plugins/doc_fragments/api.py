@@ -15,9 +15,8 @@ options:
       - Name or address of a Proxmox VE node that serves the API (any node of the cluster).
       - May also be a URL, C(https://pve1.example.com:8006); its port is then used, and an O(api_port) other than
         the default that disagrees with it is an error.
-      - If not set, the value of the E(PROXMOX_HOST) environment variable is used.
+      - If not set, the value of the E(PROXMOX_HOST) environment variable is used. One of the two is required.
     type: str
-    required: true
   api_port:
     description:
       - Port of the API, 1 to 65535.

@@ -14,7 +14,9 @@ description:
     pool, template, lock, HA state and sizes. Per-guest calls (configuration, guest agent, container
     interfaces) are made only when O(want_config) or O(want_addresses) ask for them, only for the guests that pass
     the filters, and concurrently (O(concurrency)).
-  - The inventory source is a YAML file whose name ends in C(proxmox.yml) or C(proxmox.yaml).
+  - The inventory source is a YAML file whose name ends in C(proxmox.yml) or C(proxmox.yaml). An option this plugin
+    does not know (a typo such as C(want_confg)) fails the inventory, unless the file sets O(strict=false); options of
+    community.proxmox that have no equivalent here are ignored with a warning.
   - Every connection option also reads the E(PROXMOX_*) environment variable the pve.cloud modules read, so an AWX or
     AAP inventory source needs no credentials in the file (AWX passes no extra vars to inventory syncs, only
     environment variables from credentials).
@@ -284,6 +286,8 @@ seealso:
   - name: Proxmox VE API, /cluster/resources
     description: The one call that lists the cluster.
     link: https://pve.proxmox.com/pve-docs/api-viewer/#/cluster/resources
+  - module: pve.cloud.qemu
+  - module: pve.cloud.qemu_info
 '''
 
 EXAMPLES = r'''
@@ -348,6 +352,7 @@ plugin: pve.cloud.proxmox
 # concurrency: 16
 '''
 
+import difflib
 import fnmatch
 import hashlib
 import json
@@ -392,6 +397,8 @@ RESOURCE_FACTS = ('vmid', 'name', 'node', 'type', 'vmtype', 'status', 'tags', 't
 UNIQUE_FACTS = frozenset(('vmid', 'name'))
 # The aliases in DOCUMENTATION (Ansible accepts them; only the unknown-option warning needs the list).
 OPTION_ALIASES = ('user', 'password', 'token_id', 'token_secret', 'want_facts', 'facts_concurrency')
+# community.proxmox inventory options without an equivalent here: a file written for it still loads
+PEER_ONLY_OPTIONS = ('want_proxmox_nodes_ansible_host', 'qemu_extended_statuses', 'exclude_nodes')
 
 
 # -- pure helpers (unit tested) -------------------------------------------------------------------
@@ -610,6 +617,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         """Ansible ignores unknown keys silently; files written for community.proxmox may carry some."""
         known = set(self._options) | set(OPTION_ALIASES) | set(['plugin'])
         unknown = sorted(str(key) for key in config if key not in known)
+        typos = [key for key in unknown if key not in PEER_ONLY_OPTIONS]
+        if typos and config.get('strict') is not False:
+            hints = ['%s (did you mean %s?)' % (key, ' or '.join(close)) if close else key
+                     for key, close in ((key, difflib.get_close_matches(key, sorted(known), 2)) for key in typos)]
+            raise AnsibleParserError('pve.cloud.proxmox: %s: unknown option(s): %s. Fix the name (see ansible-doc -t '
+                                     'inventory pve.cloud.proxmox), or set strict: false to ignore them'
+                                     % (path, ', '.join(hints)))
         if unknown:
             display.warning('pve.cloud.proxmox: %s: unknown option(s) ignored: %s (see ansible-doc -t inventory '
                             'pve.cloud.proxmox)' % (path, ', '.join(unknown)))

@@ -45,7 +45,8 @@ if HAS_REQUESTS:
 def api_argument_spec():
     """The connection options shared by every module (documented in the pve.cloud.api fragment)."""
     return dict(
-        api_host=dict(type='str', required=True, fallback=(env_fallback, ['PROXMOX_HOST'])),
+        # not required=True: PROXMOX_HOST alone is enough, and the client says what to set when neither is
+        api_host=dict(type='str', fallback=(env_fallback, ['PROXMOX_HOST'])),
         api_port=dict(type='int', default=8006, fallback=(env_fallback, ['PROXMOX_PORT'])),
         api_user=dict(type='str', fallback=(env_fallback, ['PROXMOX_USER'])),
         api_password=dict(type='str', no_log=True, fallback=(env_fallback, ['PROXMOX_PASSWORD'])),
@@ -64,6 +65,8 @@ DEFAULT_PORT = 8006
 # Statuses a proxy or a busy pveproxy returns while the cluster itself is fine (595/596: pveproxy
 # could not reach the node it proxies to).
 TRANSIENT_STATUSES = frozenset((502, 503, 504, 595, 596))
+# Answers of a proxy (or pveproxy) that gave up waiting for a call it had passed on.
+GATEWAY_STATUSES = frozenset((502, 503, 504))
 # What a refusal means, read once from PVE's message (first match wins). `lock`: a guest lock
 # (`VM is locked (backup)`) or PVE's lock-file wait ran out; either way the call changed nothing
 # and can be sent again once the holder is done.
@@ -441,7 +444,8 @@ class PVEClient(object):
         """One API call; returns the `data` of PVE's answer or raises PVEError.
 
         Reads are retried with back-off on connection errors, proxy errors and lock-file timeouts.
-        Writes are sent once: a write whose answer is lost raises PVEError(maybe_applied=True).
+        Writes are sent once: a write whose answer is lost, or answered by a proxy error (502/503/504),
+        raises PVEError(maybe_applied=True).
         """
         params = dict((k, _wire_value(v)) for k, v in (params or {}).items() if v is not None)
         if method != 'GET':
@@ -484,6 +488,12 @@ class PVEClient(object):
                 self.writes += 1
             raise self._transport_error(err, method, path)
         self._record(method, path, response.status_code, started)
+        if method != 'GET' and response.status_code in GATEWAY_STATUSES:
+            # the proxy stopped waiting, not the node: the write may have been carried out
+            self.writes += 1
+            err = self._http_error(response, method, path)
+            err.maybe_applied = True
+            raise err
         if response.status_code == 200:
             if method != 'GET':
                 self.writes += 1

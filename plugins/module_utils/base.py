@@ -16,7 +16,14 @@ A module subclasses it and implements execute(); it knows nothing of guests (see
 
 from __future__ import annotations
 
-from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEClient, PVEError
+import re
+
+from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEClient, PVEError, TaskResult
+
+# the node and object id of an API path (/nodes/pve1/qemu/101/status/start), for its running tasks
+OBJECT_PATH = re.compile(r'^/nodes/(?P<node>[^/]+)/[a-z]+/(?P<vmid>\d+)(?:/|$)')
+# a write whose answer was lost is looked at this many times before the module gives up on it
+MAYBE_APPLIED_ATTEMPTS = 3
 
 
 class InputError(Exception):
@@ -100,6 +107,9 @@ class PVEModule(object):
         except PVEError as err:
             self.fail(err.message, err)
         self.client.close()
+        # a write whose answer was lost and that a re-read then showed done changed the guest, even when
+        # the plan made afterwards has nothing left to do
+        self.result['changed'] = self.result['changed'] or self.client.writes > 0
         self.module.exit_json(**self._with_call_log(self.result))
 
     def execute(self):
@@ -138,9 +148,11 @@ class PVEModule(object):
         storages = self.node_storages(node)
         entry = storages.get(storage)
         if entry is None:
+            # /nodes/{node}/storage lists only the storages the caller has Datastore.Audit or .AllocateSpace on
             raise InputError(param, "storage '%s' does not exist on node '%s' (storages there: %s): fix the name or "
-                                    "add the node to the storage's nodes" % (storage, node, ', '.join(sorted(
-                                        s for s in storages if s)) or 'none'))
+                                    "add the node to the storage's nodes; if it exists, grant Datastore.AllocateSpace "
+                                    "on /storage/%s (PVE lists only the storages a caller may use)"
+                             % (storage, node, ', '.join(sorted(s for s in storages if s)) or 'none', storage))
         if str(entry.get('enabled', 1)) == '0':
             raise InputError(param, "storage '%s' is disabled: enable it (pvesm set %s --disable 0) or pick another"
                              % (storage, storage))
@@ -150,17 +162,64 @@ class PVEModule(object):
                              % (storage, content, node, ', '.join(usable) or 'none'))
         return entry
 
+    # -- permission walls ----------------------------------------------------------------------
+
+    def audit_wall(self, what, can_do=None, partial_ok=False):
+        """Why `what` may be hidden from the caller: PVE silently leaves guests without VM.Audit out of every
+        list. None when the caller has VM.Audit on /vms, holds `can_do` (a (path, privilege) that makes the
+        task safe), or with partial_ok has VM.Audit on some guest or pool; else the reason, naming the
+        privilege, the path and a token's privsep flag. GET /access/permissions is asked once.
+        """
+        if not hasattr(self, '_permissions'):
+            try:
+                self._permissions = self.client.get('/access/permissions') or {}
+            except PVEError:
+                self._permissions = None  # older PVE or no access to it: say nothing rather than guess
+        perms = self._permissions
+        if perms is None or 'VM.Audit' in (perms.get('/vms') or {}):
+            return None
+        if can_do and can_do[1] in (perms.get(can_do[0]) or {}):
+            return None
+        # a guest of the pool the task works in is visible with VM.Audit there
+        if can_do and can_do[0].startswith('/pool/') and 'VM.Audit' in (perms.get(can_do[0]) or {}):
+            return None
+        if partial_ok and any('VM.Audit' in (privs or {}) for path, privs in perms.items()
+                              if path.startswith(('/vms/', '/pool/'))):
+            return None
+        return ("%s may exist but is not visible: %s lacks VM.Audit on /vms%s, and PVE leaves the guests a caller "
+                "may not audit out of every list. Grant it (pveum acl modify /vms --%s '%s' --roles PVEAuditor), "
+                "or on the guest's pool" % (what, self.client.identity, self._privsep_note(),
+                                            'tokens' if self.client.token_name else 'users',
+                                            '%s!%s' % (self.client.user, self.client.token_name)
+                                            if self.client.token_name else self.client.user))
+
+    def _privsep_note(self):
+        if not self.client.token_name:
+            return ''
+        try:
+            token = self.client.get('/access/users/%s/token/%s' % (self.client.user, self.client.token_name)) or {}
+        except PVEError:
+            return ' (a token: if it is privilege-separated, it has only its own ACLs)'
+        if str(token.get('privsep')) == '0':
+            return " (the token shares its user's privileges: privsep 0)"
+        return ' (the token is privilege-separated, privsep 1: it has only its own ACLs, not its user\'s)'
+
     # -- writes --------------------------------------------------------------------------------
 
-    def task(self, method, path, params=None, timeout=300, what=None, holder=None):
+    def task(self, method, path, params=None, timeout=300, what=None, holder=None, settled=None):
         """Send a write (task or synchronous) and wait for it; returns the TaskResult.
 
         With `holder` (what the lock is on, for example "VM 101 ('web1') on node pve1"), a write
         refused because of a lock changed nothing, so it is sent again once the lock is gone, within
         timeouts.lock; then the failure names the lock.
+
+        With `settled`, a write whose answer was lost (or came from a proxy that gave up) is not
+        resent blindly: once the object's running tasks are done, `settled()` re-reads it and says
+        True (carried out), False (not carried out: sent again) or raises to hand the decision up.
         """
         what = what or '%s %s' % (method, path)
         wait = Backoff(self.timeouts['lock'], first=0.2, cap=3.0)
+        lost = 0
         while True:
             try:
                 result = self.client.run_task(method, path, params, timeout=timeout, what=what)
@@ -168,6 +227,12 @@ class PVEModule(object):
             except PVEError as err:
                 if err.upid and err.upid not in self.result['tasks']:
                     self.result['tasks'].append(err.upid)
+                if err.maybe_applied and settled is not None and lost + 1 < MAYBE_APPLIED_ATTEMPTS:
+                    lost += 1
+                    result = self.settle(err, path, settled, timeout, what)
+                    if result is not None:
+                        break
+                    continue
                 if err.reason != 'lock' or holder is None:
                     raise
                 if not wait.sleep():
@@ -181,6 +246,35 @@ class PVEModule(object):
             self.result['tasks'].append(result.upid)
         self.warn_task(result, what)
         return result
+
+    def settle(self, err, path, settled, timeout, what):
+        """After a maybe-applied write: a TaskResult when it was carried out, None when it was not."""
+        upid = self.wait_running_tasks(path, timeout)
+        if not settled():
+            return None
+        self.module.warn('%s: %s; looked again and found it carried out, so it was not sent again'
+                         % (what, err.pve_message or err.message))
+        return TaskResult(upid, 'OK')
+
+    def wait_running_tasks(self, path, timeout):
+        """Wait for the running tasks of the object `path` names (a lost write may have started one).
+
+        Returns the UPID of the last one; their failures are left to the re-read to judge.
+        """
+        match = OBJECT_PATH.match(path)
+        if match is None:
+            return None
+        upid = None
+        tasks = self.client.get('/nodes/%s/tasks' % match.group('node'), source='active', vmid=match.group('vmid'))
+        for entry in tasks or []:
+            upid = entry.get('upid')
+            if upid:
+                try:
+                    self.wait_task(upid, timeout, 'task %s' % upid)
+                except PVEError as err:
+                    if err.kind not in ('task', 'timeout'):
+                        raise
+        return upid
 
     def wait_task(self, upid, timeout, what):
         """Wait for a task this module started with a plain client call; returns the TaskResult."""

@@ -39,10 +39,11 @@ class Schema(object):
       text       keys compared without trailing white space
       write_only keys PVE returns masked: set when absent, never compared
       reserved   keys a task never sets through `config`
+    checks: the generated CHECKS table (limits and formats, read by validate.py).
     """
 
     def __init__(self, label, keys, formats, index_max, lists=None, generated=None, text=(), write_only=(),
-                 reserved=()):
+                 reserved=(), checks=None):
         self.label = label
         self.keys = keys
         self.formats = formats
@@ -52,6 +53,7 @@ class Schema(object):
         self.text = frozenset(text)
         self.write_only = frozenset(write_only)
         self.reserved = frozenset(reserved)
+        self.checks = checks or {}
 
     # -- the tables ----------------------------------------------------------------------------
 

@@ -17,13 +17,16 @@ import ipaddress
 import random
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
-from ansible_collections.pve.cloud.plugins.module_utils import volumes
+from ansible_collections.pve.cloud.plugins.module_utils import validate, volumes
 from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEError, api_argument_spec
-from ansible_collections.pve.cloud.plugins.module_utils.base import InputError, PVEModule, content_types
+from ansible_collections.pve.cloud.plugins.module_utils.base import (MAYBE_APPLIED_ATTEMPTS, InputError, PVEModule,
+                                                                     content_types)
 
 # Values PVE returns in place of secrets.
 MASKED = '**********'
 SECRET_KEYS = frozenset(('cipassword', 'password'))
+# The status a power action leaves the guest in: after a lost answer, what to look for before sending it again.
+POWER_STATUS = dict(start='running', shutdown='stopped', stop='stopped')
 
 
 class Guest(object):
@@ -125,12 +128,12 @@ def addresses(interfaces):
 # What each state does, in order: read a row left to right. Every step is the method step_<name>
 # below; a step with nothing to do does nothing (starting a running guest is a no-op).
 STATES = dict(
-    present=('ensure', 'plan', 'configure', 'pool', 'report'),
-    started=('ensure', 'plan', 'configure', 'pool', 'start', 'report'),
+    present=('ensure', 'migrate', 'plan', 'configure', 'pool', 'report'),
+    started=('ensure', 'migrate', 'plan', 'configure', 'pool', 'start', 'report'),
     # shut down before configuring: a stopped guest takes the config at once instead of as pending
-    stopped=('ensure', 'plan', 'shutdown', 'configure', 'pool', 'report'),
-    restarted=('ensure', 'plan', 'configure', 'pool', 'restart', 'report'),
-    template=('ensure', 'plan', 'shutdown', 'configure', 'pool', 'template', 'report'),
+    stopped=('ensure', 'migrate', 'plan', 'shutdown', 'configure', 'pool', 'report'),
+    restarted=('ensure', 'migrate', 'plan', 'configure', 'pool', 'restart', 'report'),
+    template=('ensure', 'migrate', 'plan', 'shutdown', 'configure', 'pool', 'template', 'report'),
     absent=('destroy',),
 )
 
@@ -155,7 +158,7 @@ class PVEGuestModule(PVEModule):
     move_hint = 'move it first'
     no_address_hint = ''
     default_timeouts = dict(create=900, clone=900, config=300, resize=300, start=120, shutdown=180, stop=60,
-                            reboot=300, destroy=300, template=300, lock=60, ip=300)
+                            reboot=300, destroy=300, template=300, lock=60, ip=300, migrate=1800)
     max_allocation_attempts = 12
 
     def __init__(self, module):
@@ -212,7 +215,7 @@ class PVEGuestModule(PVEModule):
         self.taken(key, param)
         if value is None and not allow_none:
             return
-        self.want[key] = self.schema.normalize(key, value, param)
+        self.want[key] = validate.check(self.schema, key, self.schema.normalize(key, value, param), param)
 
     def want_volume(self, slot, value, param, **options):
         self.taken(slot, param)
@@ -250,6 +253,7 @@ class PVEGuestModule(PVEModule):
     # -- running the state table ---------------------------------------------------------------
 
     def execute(self):
+        validate.check_option(self.schema, 'vmid', self.params.get('vmid'))
         self.desired()
         for step in STATES[self.params['state']]:
             if getattr(self, 'step_' + step)() is False:
@@ -259,6 +263,7 @@ class PVEGuestModule(PVEModule):
         p = self.params
         guest = self.find(vmid=p['vmid'], name=p[self.name_key])
         if guest is None:
+            self.permission_wall(partial_ok=True)
             self.result.update(vmid=p['vmid'], status='absent', diff=dict(before={}, after={}))
             return
         self.absent(guest)
@@ -274,6 +279,7 @@ class PVEGuestModule(PVEModule):
                 if namesakes:
                     self.module.warn("%s %s does not exist, so it is created, but VMID %s is also named '%s'"
                                      % (self.label, p['vmid'], ', '.join(namesakes), name))
+            self.permission_wall(can_do=('/pool/%s' % p['pool'] if p['pool'] else '/vms', 'VM.Allocate'))
             self.created = True
             guest = self.clone() if p['clone'] else self.create()
             if guest is None:
@@ -287,6 +293,66 @@ class PVEGuestModule(PVEModule):
         self.writes_at_read = self.client.writes
         return True
 
+    def step_migrate(self):
+        """Move an existing guest to `node` when migrate is set (else report that it is elsewhere)."""
+        p, guest = self.params, self.guest
+        if self.created or not p['node'] or guest.node == p['node']:
+            return
+        if not p['migrate']:
+            self.module.warn('%s is on node %s, not %s: set migrate: true to move it there'
+                             % (self.describe(guest), guest.node, p['node']))
+            return
+        self.check_node(p['node'])
+        self.check_migration(guest, p['node'])
+        params = dict(target=p['node'])
+        if guest.running:
+            # QEMU moves live; a container only by a restart on the target
+            params['online' if self.kind == 'qemu' else 'restart'] = 1
+        if p['with_local_disks'] and self.kind == 'qemu':
+            params['with-local-disks'] = 1
+        if p['target_storage']:
+            params['targetstorage' if self.kind == 'qemu' else 'target-storage'] = p['target_storage']
+        self.record_diff('node', guest.node, p['node'])
+        if self.plan('migrate', source=guest.node, target=p['node'], online=guest.running):
+            self.task('POST', self.path(guest, '/migrate'), params, timeout=self.timeouts['migrate'],
+                      what='migration of %s to node %s' % (self.describe(guest), p['node']), holder=self.where(guest))
+            self.wait_moved(guest, p['node'])
+        guest.node = p['node']
+        self.result['node'] = guest.node
+        if not self.check_mode:
+            self.config = self.read_config(guest)
+            self.writes_at_read = self.client.writes
+
+    def check_migration(self, guest, target):
+        """PVE's own precondition answer (GET .../migrate), before any write."""
+        pre = self.client.get(self.path(guest, '/migrate'), target=target) or {}
+        # qemu-server answers not_allowed_nodes, pve-container not-allowed-nodes
+        refused = (pre.get('not_allowed_nodes') or pre.get('not-allowed-nodes') or {}).get(target) or {}
+        reasons = ['%s: %s' % (k, ', '.join(str(x) for x in v) if isinstance(v, list) else v)
+                   for k, v in sorted(refused.items()) if v]
+        if reasons:
+            raise InputError('node', '%s cannot migrate to node %s (%s)'
+                             % (self.describe(guest), target, '; '.join(reasons)))
+        local = [d.get('volid') for d in pre.get('local_disks') or [] if not d.get('is_unused')]
+        if local and guest.running and self.kind == 'qemu' and not self.params['with_local_disks']:
+            raise InputError('with_local_disks', '%s runs with disks on local storage (%s): set with_local_disks: '
+                                                 'true to copy them live' % (self.describe(guest), ', '.join(local)))
+        resources = pre.get('local_resources') or []
+        if resources:
+            raise InputError('node', '%s uses local resources (%s) and cannot migrate'
+                             % (self.describe(guest), ', '.join(str(r) for r in resources)))
+
+    def wait_moved(self, guest, target):
+        """An HA-managed guest is moved by the HA manager after the task: wait until the cluster shows it there."""
+        wait = Backoff(self.timeouts['migrate'], first=0.2, cap=5.0)
+        while True:
+            entry = [e for e in self.resources(refresh=True) if e.get('vmid') == guest.vmid]
+            if entry and entry[0].get('node') == target:
+                return
+            if not wait.sleep():
+                raise PVEError('%s is still not on node %s after %ss (timeouts.migrate)'
+                               % (self.describe(guest), target, self.timeouts['migrate']), kind='timeout')
+
     def step_plan(self):
         p, guest, config = self.params, self.guest, self.config
         self.changes, self.grows = self.plan_config(config)
@@ -296,6 +362,9 @@ class PVEGuestModule(PVEModule):
                                                            ', '.join(sorted(self.changes) or self.grows)))
         if p['pool'] and not self.created and guest.pool != p['pool']:
             self.check_pool(p['pool'])
+        if not self.created:
+            self.check_volumes(guest.node, dict((s, v) for s, v in self.volumes.items() if s in self.changes
+                                                and config.get(s) is None))
         self.record_config_diff(config, self.changes, self.grows)
 
     def record_config_diff(self, config, changes, grows, created=None):
@@ -414,7 +483,7 @@ class PVEGuestModule(PVEModule):
         allocated and another is tried when PVE answers `already exists`. When the answer to the
         write is lost, the guest is looked up by vmid and name before anything is sent again.
         """
-        attempt = 0
+        attempt = lost = 0
         while True:
             attempt += 1
             new_id = vmid if vmid is not None else self.next_vmid(attempt)
@@ -425,7 +494,8 @@ class PVEGuestModule(PVEModule):
                     guest = self._recover_lost_create(new_id, name, node, timeout, what)
                     if guest is not None:
                         return guest
-                    if attempt >= 2:
+                    lost += 1
+                    if lost >= MAYBE_APPLIED_ATTEMPTS:
                         raise
                     continue
                 if vmid is None and err.reason == 'exists' and attempt < self.max_allocation_attempts:
@@ -466,6 +536,7 @@ class PVEGuestModule(PVEModule):
             raise InputError('node', '%s does not exist: set node (where to create it) or clone'
                              % (p[self.name_key] or p['vmid']))
         self.check_node(p['node'])
+        self.check_volumes(p['node'], self.volumes)
         params = self.create_params()
         if p['pool']:
             self.check_pool(p['pool'])
@@ -494,6 +565,40 @@ class PVEGuestModule(PVEModule):
         path = self.path(source, '/clone')
         return self.create_guest(node, p[self.name_key], lambda vmid: self.client.post(path, newid=vmid, **params),
                                  'clone', self.timeouts['clone'], vmid=p['vmid'])
+
+    def permission_wall(self, **options):
+        """The guest named by the task was not found: fail before any write when the caller may not see it."""
+        p = self.params
+        what = '%s %s' % (self.label, p['vmid'] if p['vmid'] is not None else "'%s'" % p[self.name_key])
+        reason = self.audit_wall(what, **options)
+        if reason:
+            raise PVEError(reason, kind='permission', reason='permission', path='/vms')
+
+    def check_volumes(self, node, wanted):
+        """New volumes, checked before any write: their storage exists on `node` and holds guest disks, and an
+        import_from volume exists there."""
+        content = 'images' if self.kind == 'qemu' else 'rootdir'
+        for slot, volume in sorted(wanted.items()):
+            if volume is None:
+                continue
+            param = self.origin.get(slot, slot)
+            if volume.storage and not volume.file:
+                self.check_storage(node, volume.storage, 'images' if volume.cloudinit else content, param)
+            source = volumes.volume_storage(volume.import_from)
+            if source:
+                self.check_import(node, source, volume.import_from, param)
+
+    def check_import(self, node, storage, volid, param):
+        entry = self.check_storage(node, storage, 'import' if ':import/' in volid else 'images', param)
+        listed = self.client.get('/nodes/%s/storage/%s/content' % (node, storage),
+                                 content='import' if ':import/' in volid else 'images') or []
+        volids = sorted(v.get('volid') for v in listed if v.get('volid'))
+        if volid not in volids:
+            raise InputError(param, "import_from '%s' does not exist on node '%s' (%s volumes on %s there: %s): "
+                                    "upload or download it first, or fix the name"
+                             % (volid, node, 'import' if ':import/' in volid else 'image', storage,
+                                ', '.join(volids) or 'none'))
+        return entry
 
     def find_source(self):
         source = self.params['clone']
@@ -609,8 +714,14 @@ class PVEGuestModule(PVEModule):
             if self.plan('resize', disk=slot, size=size):
                 self.task('PUT', self.path(guest, '/resize'), dict(disk=slot, size=size),
                           timeout=self.timeouts['resize'], what='resize of %s of %s' % (slot, self.describe(guest)),
-                          holder=self.where(guest))
+                          holder=self.where(guest), settled=lambda slot=slot: self.resized(guest, slot, grows[slot]))
         self.changes, self.grows = changes, grows
+
+    def resized(self, guest, slot, size):
+        """After a lost resize: whether the volume in `slot` has `size` bytes now."""
+        value = self.read_config(guest).get(slot)
+        have = ps.parse(value, dict(default_key='file')).get('size') if value else None
+        return have is not None and ps.parse_size(have) >= size
 
     def grows_after_write(self, guest, changes):
         """Volumes whose size is known only once the config is written (QEMU's imported disks)."""
@@ -626,7 +737,8 @@ class PVEGuestModule(PVEModule):
         holder = self.where(guest)
         try:
             self.task('PUT', '/pools', {'poolid': pool, 'vms': guest.vmid, 'allow-move': 1},
-                      timeout=self.timeouts['config'], what=what, holder=holder)
+                      timeout=self.timeouts['config'], what=what, holder=holder,
+                      settled=lambda: self.in_pool(guest, pool))
         except PVEError as err:
             if err.status != 501:
                 raise
@@ -636,6 +748,10 @@ class PVEGuestModule(PVEModule):
                           timeout=self.timeouts['config'], what=what, holder=holder)
             self.task('PUT', '/pools/%s' % pool, {'vms': guest.vmid}, timeout=self.timeouts['config'], what=what,
                       holder=holder)
+
+    def in_pool(self, guest, pool):
+        members = (self.client.get('/pools/%s' % pool) or {}).get('members') or []
+        return any(str(m.get('vmid')) == str(guest.vmid) for m in members)
 
     def wait_unlocked(self, guest, timeout, what, locks=None):
         """Wait until the guest's config has no lock (or none of `locks`); None when the guest is gone."""
@@ -679,14 +795,27 @@ class PVEGuestModule(PVEModule):
         """Write the changed keys in one config call, guarded by the digest of the config read."""
         return self.task(self.config_method, self.path(guest, '/config'), config_call_params(changes, digest),
                          timeout=self.timeouts['config'], what='config update of %s' % self.describe(guest),
-                         holder=self.where(guest))
+                         holder=self.where(guest), settled=lambda: self.config_settled(guest, digest))
+
+    def config_settled(self, guest, digest):
+        """After a lost config write: False while the config is as read (safe to send again); once it moved,
+        a digest error, so the caller reads and plans again."""
+        if digest and self.read_config(guest).get('digest') == digest:
+            return False
+        raise PVEError('config update of %s: the answer was lost and the config has changed since it was read'
+                       % self.describe(guest), kind='http', reason='digest', path=self.path(guest, '/config'))
 
     # -- power ---------------------------------------------------------------------------------
 
     def power(self, guest, action, **params):
         timeout = self.timeouts.get(action, 300)
+        after = POWER_STATUS.get(action)
+        settled = (lambda: self.read_status(guest) == after) if after else None
         return self.task('POST', self.path(guest, '/status/%s' % action), params or None, timeout=timeout,
-                         what='%s of %s' % (action, self.describe(guest)), holder=self.where(guest))
+                         what='%s of %s' % (action, self.describe(guest)), holder=self.where(guest), settled=settled)
+
+    def read_status(self, guest):
+        return (self.client.get(self.path(guest, '/status/current')) or {}).get('status')
 
     def start(self, guest):
         if self.plan('start'):
@@ -723,7 +852,17 @@ class PVEGuestModule(PVEModule):
         params = {'purge': 1 if self.params.get('purge') else None, 'destroy-unreferenced-disks': 1}
         if self.plan('destroy', purge=bool(self.params.get('purge'))):
             self.task('DELETE', '/nodes/%s/%s/%s' % (guest.node, self.kind, guest.vmid), params,
-                      timeout=self.timeouts['destroy'], what='destroy of %s' % self.describe(guest), holder=self.where(guest))
+                      timeout=self.timeouts['destroy'], what='destroy of %s' % self.describe(guest), holder=self.where(guest),
+                      settled=lambda: self.gone(guest))
+
+    def gone(self, guest):
+        try:
+            self.read_config(guest)
+        except PVEError as err:
+            if err.reason == 'not_found':
+                return True
+            raise
+        return False
 
     def absent(self, guest):
         if guest is None:
@@ -785,5 +924,8 @@ def guest_argument_spec(name_key='name', timeouts=None):
         config=dict(type='dict'),
         reboot_if_needed=dict(type='bool', default=False),
         wait_for_ip=dict(type='bool', default=False),
+        migrate=dict(type='bool', default=False),
+        with_local_disks=dict(type='bool', default=False),
+        target_storage=dict(type='str'),
     )
     return spec

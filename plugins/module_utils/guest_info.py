@@ -9,7 +9,7 @@ the filters, and optionally each guest's config and addresses."""
 from __future__ import annotations
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
-from ansible_collections.pve.cloud.plugins.module_utils.api import api_argument_spec
+from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError, api_argument_spec
 from ansible_collections.pve.cloud.plugins.module_utils.base import PVEModule
 from ansible_collections.pve.cloud.plugins.module_utils.guest import redact
 
@@ -51,6 +51,10 @@ class PVEGuestInfo(PVEModule):
             guest['tags'] = ps.parse_tags(entry.get('tags'))
             guests.append(guest)
         guests.sort(key=lambda g: g['vmid'])
+        if not guests:
+            reason = self.audit_wall('%s guests' % self.kind, partial_ok=True)
+            if reason:
+                raise PVEError(reason, kind='permission', reason='permission', path='/vms')
         for guest in guests:
             path = '/nodes/%s/%s/%s' % (guest['node'], self.kind, guest['vmid'])
             config = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from ansible_collections.pve.cloud.plugins.module_utils.compare import Schema
-from ansible_collections.pve.cloud.plugins.module_utils.lxc_schema import FORMATS, INDEX_MAX, KEYS
+from ansible_collections.pve.cloud.plugins.module_utils.lxc_schema import CHECKS, FORMATS, INDEX_MAX, KEYS
 
 VOLUME_RE = re.compile(r'^(rootfs|mp\d+)$')
 NET_RE = re.compile(r'^net(\d+)$')
@@ -27,6 +27,7 @@ SCHEMA = Schema(
     text=('description',),
     # unprivileged is fixed at creation: its own option says so; lock/template belong to PVE
     reserved=('digest', 'lock', 'template', 'vmid', 'node', 'parent', 'snaptime', 'unprivileged', 'lxc'),
+    checks=CHECKS,
 )
 
 

@@ -9,6 +9,8 @@ Do not edit: regenerate with hacking/gen_schema.py.
 KEYS maps a config key (indexed keys as 'net[n]') to (type, enum, format name or None).
 FORMATS maps a format name to default_key, keys {name: (type, default, enum)}, aliases {alias: key}
 and key_aliases {alias: (key, value key)} (net's `virtio=MAC` sets model=virtio and macaddr=MAC).
+CHECKS maps a key (creation parameters such as vmid too) to the limits PVE checks: minimum, maximum,
+maxLength, format (a named format) and pattern; `keys` holds those of its property-string sub-keys.
 """
 
 from __future__ import annotations
@@ -180,4 +182,92 @@ FORMATS = {
         'key_aliases': {},
         'keys': {'volume': ('string', None, None)},
     },
+}
+
+CHECKS = {
+    'bwlimit': {'minimum': 0.0},
+    'cores': {'minimum': 1, 'maximum': 8192},
+    'cpulimit': {'minimum': 0.0, 'maximum': 8192.0},
+    'cpuunits': {'minimum': 0, 'maximum': 500000},
+    'description': {'maxLength': 8192},
+    'dev[n]': {
+        'keys': {
+            'gid': {'minimum': 0},
+            'mode': {'pattern': '0[0-7]{3}'},
+            'path': {'format': 'pve-lxc-dev-string'},
+            'uid': {'minimum': 0},
+        },
+    },
+    'entrypoint': {'pattern': '(?^:[^\\x00-\\x08\\x0a-\\x1F\\x7F]+)'},
+    'env': {
+        'pattern': '(?^:(?:\\w+=[^\\x00-\\x08\\x0a-\\x1F\\x7F]*)(?:\\0\\w+=[^\\x00-\\x08\\x0a-\\x1F\\x7F]*)*)',
+    },
+    'features': {'keys': {'mount': {'pattern': '(?^:[a-zA-Z0-9_; ]+)'}}},
+    'hookscript': {'format': 'pve-volume-id'},
+    'hostname': {'maxLength': 255, 'format': 'dns-name'},
+    'memory': {'minimum': 16},
+    'mp[n]': {
+        'keys': {
+            'idmap': {
+                'pattern': (
+                    '(?^:^(?:passthrough|[ug]:[0-9]+:[0-9]+:[1-9][0-9]*(?:;[ug]:['
+                    '0-9]+:[0-9]+:[1-9][0-9]*)*)$)'
+                ),
+            },
+            'mountoptions': {
+                'pattern': (
+                    '(?^:(?^:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?^'
+                    ':(discard|lazytime|noatime|nodev|noexec|nosuid)))*)'
+                ),
+            },
+            'mp': {'format': 'pve-lxc-mp-string'},
+            'size': {'format': 'disk-size'},
+            'volume': {'format': 'pve-lxc-mp-string'},
+        },
+    },
+    'nameserver': {'format': 'lxc-ip-with-ll-iface-list'},
+    'net[n]': {
+        'keys': {
+            'bridge': {'pattern': '[-_.\\w\\d]+'},
+            'gw': {'format': 'ipv4'},
+            'gw6': {'format': 'ipv6'},
+            'hwaddr': {'format': 'mac-addr'},
+            'ip': {'format': 'pve-ipv4-config'},
+            'ip6': {'format': 'pve-ipv6-config'},
+            'mtu': {'minimum': 64, 'maximum': 65535},
+            'name': {'pattern': '[-_.\\w\\d]+'},
+            'tag': {'minimum': 1, 'maximum': 4094},
+            'trunks': {'pattern': '(?^:\\d+(?:;\\d+)*)'},
+        },
+    },
+    'node': {'format': 'pve-node'},
+    'ostemplate': {'maxLength': 255},
+    'pool': {'format': 'pve-poolid'},
+    'rootfs': {
+        'keys': {
+            'idmap': {
+                'pattern': (
+                    '(?^:^(?:passthrough|[ug]:[0-9]+:[0-9]+:[1-9][0-9]*(?:;[ug]:['
+                    '0-9]+:[0-9]+:[1-9][0-9]*)*)$)'
+                ),
+            },
+            'mountoptions': {
+                'pattern': (
+                    '(?^:(?^:(discard|lazytime|noatime|nodev|noexec|nosuid))(;(?^'
+                    ':(discard|lazytime|noatime|nodev|noexec|nosuid)))*)'
+                ),
+            },
+            'size': {'format': 'disk-size'},
+            'volume': {'format': 'pve-lxc-mp-string'},
+        },
+    },
+    'searchdomain': {'format': 'dns-name-list'},
+    'startup': {'format': 'pve-startup-order'},
+    'storage': {'format': 'pve-storage-id'},
+    'swap': {'minimum': 0},
+    'tags': {'format': 'pve-tag-list'},
+    'timezone': {'format': 'pve-ct-timezone'},
+    'tty': {'minimum': 0, 'maximum': 6},
+    'unused[n]': {'keys': {'volume': {'format': 'pve-volume-id'}}},
+    'vmid': {'minimum': 100, 'maximum': 999999999, 'format': 'pve-vmid'},
 }

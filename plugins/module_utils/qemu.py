@@ -12,7 +12,7 @@ import re
 
 from ansible_collections.pve.cloud.plugins.module_utils import volumes
 from ansible_collections.pve.cloud.plugins.module_utils.compare import Schema
-from ansible_collections.pve.cloud.plugins.module_utils.qemu_schema import FORMATS, INDEX_MAX, KEYS
+from ansible_collections.pve.cloud.plugins.module_utils.qemu_schema import CHECKS, FORMATS, INDEX_MAX, KEYS
 
 DRIVE_RE = re.compile(r'^(ide|sata|scsi|virtio)(\d+)$')
 CLOUDINIT_KEYS = re.compile(r'^(ciuser|cipassword|citype|ciupgrade|cicustom|sshkeys|nameserver|searchdomain|'
@@ -29,6 +29,7 @@ SCHEMA = Schema(
     write_only=('cipassword',),
     reserved=('digest', 'lock', 'template', 'vmid', 'node', 'parent', 'snaptime', 'vmstate', 'meta',
               'runningmachine', 'runningcpu', 'running-nets-host-mtu'),
+    checks=CHECKS,
 )
 
 schema_entry = SCHEMA.entry

@@ -9,6 +9,8 @@ Do not edit: regenerate with hacking/gen_schema.py.
 KEYS maps a config key (indexed keys as 'net[n]') to (type, enum, format name or None).
 FORMATS maps a format name to default_key, keys {name: (type, default, enum)}, aliases {alias: key}
 and key_aliases {alias: (key, value key)} (net's `virtio=MAC` sets model=virtio and macaddr=MAC).
+CHECKS maps a key (creation parameters such as vmid too) to the limits PVE checks: minimum, maximum,
+maxLength, format (a named format) and pattern; `keys` holds those of its property-string sub-keys.
 """
 
 from __future__ import annotations
@@ -720,4 +722,173 @@ FORMATS = {
         'key_aliases': {},
         'keys': {'model': ('string', None, None), 'action': ('string', None, None)},
     },
+}
+
+CHECKS = {
+    'affinity': {'format': 'pve-cpuset'},
+    'amd-sev': {'format': 'pve-qemu-sev-fmt'},
+    'archive': {'maxLength': 255},
+    'balloon': {'minimum': 0},
+    'boot': {'format': 'pve-qm-boot'},
+    'bootdisk': {'format': 'pve-qm-bootdisk', 'pattern': '(ide|sata|scsi|virtio)\\d+'},
+    'bwlimit': {'minimum': 0},
+    'cdrom': {'format': 'pve-qm-ide'},
+    'cicustom': {'format': 'pve-qm-cicustom'},
+    'cores': {'minimum': 1},
+    'cpu': {'format': 'pve-vm-cpu-conf'},
+    'cpulimit': {'minimum': 0.0, 'maximum': 128.0},
+    'cpuunits': {'minimum': 1, 'maximum': 262144},
+    'description': {'maxLength': 8192},
+    'efidisk0': {
+        'keys': {
+            'file': {'format': 'pve-volume-id-or-qm-path'},
+            'import-from': {'format': 'pve-volume-id-or-absolute-path'},
+            'size': {'format': 'disk-size'},
+        },
+    },
+    'hookscript': {'format': 'pve-volume-id'},
+    'hostpci[n]': {'format': 'pve-qm-hostpci'},
+    'hotplug': {'format': 'pve-hotplug-features'},
+    'ide[n]': {
+        'keys': {
+            'bps_max_length': {'minimum': 1},
+            'bps_rd_max_length': {'minimum': 1},
+            'bps_wr_max_length': {'minimum': 1},
+            'file': {'format': 'pve-volume-id-or-qm-path'},
+            'import-from': {'format': 'pve-volume-id-or-absolute-path'},
+            'iops_max_length': {'minimum': 1},
+            'iops_rd_max_length': {'minimum': 1},
+            'iops_wr_max_length': {'minimum': 1},
+            'model': {'maxLength': 120, 'format': 'urlencoded'},
+            'serial': {'maxLength': 60, 'format': 'urlencoded'},
+            'size': {'format': 'disk-size'},
+            'wwn': {'pattern': '(?^:^(0x)[0-9a-fA-F]{16})'},
+        },
+    },
+    'import-working-storage': {'format': 'pve-storage-id'},
+    'intel-tdx': {'format': 'pve-qemu-tdx-fmt'},
+    'ipconfig[n]': {'format': 'pve-qm-ipconfig'},
+    'ivshmem': {'keys': {'name': {'pattern': '[a-zA-Z0-9\\-]+'}, 'size': {'minimum': 1}}},
+    'machine': {
+        'keys': {
+            'aw-bits': {'minimum': 32.0, 'maximum': 64.0},
+            'type': {
+                'maxLength': 40,
+                'pattern': (
+                    '(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\'
+                    'd+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+'
+                    ')?)'
+                ),
+            },
+        },
+    },
+    'memory': {'keys': {'current': {'minimum': 16}}},
+    'migrate_downtime': {'minimum': 0.0},
+    'migrate_speed': {'minimum': 0},
+    'name': {'format': 'dns-name'},
+    'nameserver': {'format': 'address-list'},
+    'net[n]': {
+        'keys': {
+            'bridge': {'format': 'pve-bridge-id'},
+            'macaddr': {'format': 'mac-addr'},
+            'mtu': {'minimum': 1, 'maximum': 65520},
+            'queues': {'minimum': 0, 'maximum': 64},
+            'rate': {'minimum': 0.0},
+            'tag': {'minimum': 1, 'maximum': 4094},
+            'trunks': {'pattern': '(?^:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)'},
+        },
+    },
+    'node': {'format': 'pve-node'},
+    'numa[n]': {
+        'keys': {
+            'cpus': {'pattern': '(?^:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)'},
+            'hostnodes': {'pattern': '(?^:\\d+(?:-\\d+)?(?:;\\d+(?:-\\d+)?)*)'},
+        },
+    },
+    'parallel[n]': {'pattern': '/dev/parport\\d+|/dev/usb/lp\\d+'},
+    'pool': {'format': 'pve-poolid'},
+    'rng0': {'format': 'pve-qm-rng'},
+    'sata[n]': {
+        'keys': {
+            'bps_max_length': {'minimum': 1},
+            'bps_rd_max_length': {'minimum': 1},
+            'bps_wr_max_length': {'minimum': 1},
+            'file': {'format': 'pve-volume-id-or-qm-path'},
+            'import-from': {'format': 'pve-volume-id-or-absolute-path'},
+            'iops_max_length': {'minimum': 1},
+            'iops_rd_max_length': {'minimum': 1},
+            'iops_wr_max_length': {'minimum': 1},
+            'serial': {'maxLength': 60, 'format': 'urlencoded'},
+            'size': {'format': 'disk-size'},
+            'wwn': {'pattern': '(?^:^(0x)[0-9a-fA-F]{16})'},
+        },
+    },
+    'scsi[n]': {
+        'keys': {
+            'bps_max_length': {'minimum': 1},
+            'bps_rd_max_length': {'minimum': 1},
+            'bps_wr_max_length': {'minimum': 1},
+            'file': {'format': 'pve-volume-id-or-qm-path'},
+            'import-from': {'format': 'pve-volume-id-or-absolute-path'},
+            'iops_max_length': {'minimum': 1},
+            'iops_rd_max_length': {'minimum': 1},
+            'iops_wr_max_length': {'minimum': 1},
+            'product': {'pattern': '[A-Za-z0-9\\-_\\s]{,16}'},
+            'queues': {'minimum': 2},
+            'serial': {'maxLength': 60, 'format': 'urlencoded'},
+            'size': {'format': 'disk-size'},
+            'vendor': {'pattern': '[A-Za-z0-9\\-_\\s]{,8}'},
+            'wwn': {'pattern': '(?^:^(0x)[0-9a-fA-F]{16})'},
+        },
+    },
+    'serial[n]': {'pattern': '(/dev/[^,]+|socket)'},
+    'shares': {'minimum': 0, 'maximum': 50000},
+    'smbios1': {'maxLength': 512, 'format': 'pve-qm-smbios1'},
+    'smp': {'minimum': 1},
+    'sockets': {'minimum': 1},
+    'sshkeys': {'format': 'urlencoded'},
+    'startdate': {'pattern': '(now|\\d{4}-\\d{1,2}-\\d{1,2}(T\\d{1,2}:\\d{1,2}:\\d{1,2})?)'},
+    'startup': {'format': 'pve-startup-order'},
+    'storage': {'format': 'pve-storage-id'},
+    'tags': {'format': 'pve-tag-list'},
+    'tpmstate0': {
+        'keys': {
+            'file': {'format': 'pve-volume-id-or-qm-path'},
+            'import-from': {'format': 'pve-volume-id-or-absolute-path'},
+            'size': {'format': 'disk-size'},
+        },
+    },
+    'unused[n]': {'keys': {'file': {'format': 'pve-volume-id'}}},
+    'usb[n]': {
+        'keys': {
+            'host': {
+                'pattern': (
+                    '(?^:(?:(?:(?^:(0x)?([0-9A-Fa-f]{4}):(0x)?([0-9A-Fa-f]{4})))|'
+                    '(?:(?^:(\\d+)\\-(\\d+(\\.\\d+)*)))|[Ss][Pp][Ii][Cc][Ee]))'
+                ),
+            },
+            'mapping': {'format': 'pve-configid'},
+        },
+    },
+    'vcpus': {'minimum': 1},
+    'vga': {'keys': {'memory': {'minimum': 4, 'maximum': 512}}},
+    'virtio[n]': {
+        'keys': {
+            'bps_max_length': {'minimum': 1},
+            'bps_rd_max_length': {'minimum': 1},
+            'bps_wr_max_length': {'minimum': 1},
+            'file': {'format': 'pve-volume-id-or-qm-path'},
+            'import-from': {'format': 'pve-volume-id-or-absolute-path'},
+            'iops_max_length': {'minimum': 1},
+            'iops_rd_max_length': {'minimum': 1},
+            'iops_wr_max_length': {'minimum': 1},
+            'serial': {'maxLength': 60, 'format': 'urlencoded'},
+            'size': {'format': 'disk-size'},
+        },
+    },
+    'virtiofs[n]': {'keys': {'dirid': {'format': 'pve-configid'}}},
+    'vmgenid': {'pattern': '(?:[a-fA-F0-9]{8}(?:-[a-fA-F0-9]{4}){3}-[a-fA-F0-9]{12}|[01])'},
+    'vmid': {'minimum': 100, 'maximum': 999999999, 'format': 'pve-vmid'},
+    'vmstatestorage': {'format': 'pve-storage-id'},
+    'watchdog': {'format': 'pve-qm-watchdog'},
 }

@@ -121,6 +121,7 @@ notes:
     C(image) when more than one version exists and a guest must be cloned from it.
 seealso:
   - module: pve.cloud.qemu
+  - module: pve.cloud.qemu_info
   - module: pve.cloud.lxc
 '''
 
@@ -570,10 +571,7 @@ class Planner(object):
         if not fits:
             free = ', '.join('%s %d MiB' % (n['node'], max(0, n['capacity'] - n['committed']) // MiB) for n in eligible)
             return self.fail(name, 'no online node has %d MiB of memory free for it (free: %s); add capacity, raise '
-                                   'memory_ratio or lower memory' % (memory // MiB, free or (
-                                       'no eligible node' if nodes else
-                                       # /cluster/resources lists only the nodes the caller has Sys.Audit on
-                                       'no node is visible: grant Sys.Audit on /nodes')))
+                                   'memory_ratio or lower memory' % (memory // MiB, free or 'no eligible node'))
         members = self.members.get(group['name'], {})
         return min(fits, key=lambda n: self.score(n, memory, cores, members if group.get('anti_affinity') else {}))['node']
 

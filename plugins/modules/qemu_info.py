@@ -45,6 +45,8 @@ options:
     default: false
 seealso:
   - module: pve.cloud.qemu
+  - plugin: pve.cloud.proxmox
+    plugin_type: inventory
 '''
 
 EXAMPLES = r'''

@@ -85,6 +85,8 @@ class Faults:
                     continue
                 if self._consume(f):
                     out.append(f)
+                    if f["kind"] == "reset" or (f["kind"] == "status" and not f.get("after")):
+                        break  # the call ends here: later faults would not take effect, so they are kept
         return out
 
     def task_hook(self, task):

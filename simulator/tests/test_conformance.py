@@ -221,7 +221,7 @@ def test_suspend_to_disk_vmstate_lifecycle(api):
 
 def test_ha_managed_power_refusals(api):
     api.create_vm(100)
-    api.ok("POST", "/cluster/ha/resources", data={"sid": "vm:100", "state": "started"})
+    api.ok("POST", "/cluster/ha/resources", data={"sid": "vm:100", "state": "stopped"})
     upid = api.run("POST", "/nodes/pve1/qemu/100/status/start")
     assert upid.split(":")[5] == "hastart"
     r = api.post("/nodes/pve1/qemu/100/status/suspend", data={"todisk": 1})

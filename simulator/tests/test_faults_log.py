@@ -64,6 +64,16 @@ def test_status_after_commits(pvesim, api):
     assert [e["status"] for e in pvesim.requests() if e["method"] == "POST"] == [502]
 
 
+def test_faults_after_a_refusal_are_kept(pvesim, api):
+    pvesim.fault(path="^/nodes$", kind="status", status=502, count=1)
+    pvesim.fault(path="^/nodes$", kind="reset", count=1)
+    assert api.get("/nodes").status_code == 502
+    # the reset did not take effect on that call, so it is still there for the next one
+    with pytest.raises(requests.exceptions.ConnectionError):
+        api.get("/nodes")
+    assert api.get("/nodes").status_code == 200
+
+
 def test_latency_and_rate(pvesim, api):
     import time
     pvesim.fault(path="^/version$", kind="latency", ms=200)

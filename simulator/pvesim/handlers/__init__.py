@@ -82,4 +82,4 @@ def fallback(ctx, schema_path):
     raise PVEError("Method '%s %s' not implemented" % (m.method, getattr(ctx, "api_path", schema_path)), 501)
 
 
-from . import access, cluster, info, lxc, nodes, pools, qemu, storage, tasks  # noqa: E402,F401
+from . import access, backup, cluster, ha, info, lxc, nodes, pools, qemu, storage, tasks  # noqa: E402,F401

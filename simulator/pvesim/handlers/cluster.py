@@ -98,12 +98,20 @@ def _ha_digest(c):
     return hashlib.sha1(json.dumps(c.ha, sort_keys=True).encode()).hexdigest()
 
 
+def _ha_view(c, sid):
+    # read_and_check_resources_config fills in the defaults of state, max_restart, max_relocate and failback
+    entry = dict(c.ha[sid], sid=sid, digest=_ha_digest(c))
+    entry.setdefault("state", "started")
+    for key, default in (("max_restart", 1), ("max_relocate", 1), ("failback", 1)):
+        entry.setdefault(key, default)
+    return entry
+
+
 @route("GET", "/cluster/ha/resources")
 def ha_list(ctx):
     c = ctx.cluster
     typ = ctx.params.get("type")
-    return [dict(v, sid=k, digest=_ha_digest(c)) for k, v in sorted(c.ha.items())
-            if typ is None or v["type"] == typ]
+    return [_ha_view(c, k) for k, v in sorted(c.ha.items()) if typ is None or v["type"] == typ]
 
 
 @route("POST", "/cluster/ha/resources")
@@ -118,12 +126,14 @@ def ha_create(ctx):
     vmid = int(sid.split(":")[1])
     if vmid not in c.guests:
         raise PVEError("unable to detect SID from VMID - VM/CT %s does not exist" % vmid)
-    entry = {"type": sid.split(":")[0], "state": p.get("state", "started")}
+    # 'enabled' is an alias of 'started' (PVE::HA::Config::read_and_check_resources_config)
+    entry = {"type": sid.split(":")[0], "state": {"enabled": "started"}.get(p.get("state"), p.get("state", "started"))}
     for k in ("max_restart", "max_relocate", "comment", "failback"):
         if k in p:
             entry[k] = p[k]
     c.ha[sid] = entry
     c.guests[vmid].changed()
+    c.ha_apply(sid)
     return None
 
 
@@ -133,7 +143,7 @@ def ha_get(ctx):
     sid = _ha_sid(c, ctx.params["sid"])
     if sid not in c.ha:
         raise PVEError("no such resource '%s'" % sid)
-    return dict(c.ha[sid], sid=sid, digest=_ha_digest(c))
+    return _ha_view(c, sid)
 
 
 @route("PUT", "/cluster/ha/resources/{sid}")
@@ -146,9 +156,10 @@ def ha_update(ctx):
         raise PVEError("detected modified configuration - file changed by other user? Try again.")
     for k in ("state", "max_restart", "max_relocate", "comment", "failback"):
         if k in ctx.params:
-            c.ha[sid][k] = ctx.params[k]
+            c.ha[sid][k] = "started" if k == "state" and ctx.params[k] == "enabled" else ctx.params[k]
     for k in (ctx.params.get("delete") or "").split(","):
         c.ha[sid].pop(k, None)
+    c.ha_apply(sid)
     return None
 
 

@@ -194,11 +194,6 @@ def cluster_log(ctx):
     return out[:limit]
 
 
-@route("GET", "/cluster/ha/rules")
-def ha_rules(ctx):
-    return []  # pvesim does not model HA rules
-
-
 @route("GET", "/cluster/ha/status/current")
 def ha_status(ctx):
     c = ctx.cluster

@@ -1,6 +1,6 @@
 """/nodes/{node}/lxc: containers."""
 
-from ..model.errors import PVEError, param_error
+from ..model.errors import param_error
 from ..model.lxc import modify_perm_checks
 from . import route
 from .qemu import check_create_perms, guest_list, snapshot_config_get, snapshot_config_put, update_config
@@ -17,7 +17,7 @@ def lxc_list(ctx):
 def lxc_create(ctx):
     check_create_perms(ctx, "lxc")
     if ctx.params.get("restore"):
-        raise PVEError("pvesim: restore is not simulated", 501)
+        return ctx.cluster.restore("lxc", ctx.params["node"], ctx.params, ctx.authid).upid
     p = ctx.params
     # create_vm runs check_ct_modify_config_perm on the new config (VM.Allocate is already required)
     modify_perm_checks(ctx.authid, p["vmid"], p.get("unprivileged"), None, p, [], True)

@@ -63,7 +63,7 @@ def qemu_list(ctx):
 def qemu_create(ctx):
     check_create_perms(ctx, "qemu")
     if ctx.params.get("archive"):
-        raise PVEError("pvesim: restore from backup archives is not simulated", 501)
+        return ctx.cluster.restore("qemu", ctx.params["node"], ctx.params, ctx.authid).upid
     return ctx.cluster.create_guest("qemu", ctx.params["node"], ctx.params, ctx.authid).upid
 
 

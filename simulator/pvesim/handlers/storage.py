@@ -53,7 +53,7 @@ FILE_CONTENT = ("iso", "vztmpl", "import", "snippets", "backup")
 
 def _vol_view(v):
     # Plugin.pm get_subdir_files reports volid, format, size and ctime of plain files: no `used`
-    keys = ("volid", "format", "size", "ctime", "content", "vmid", "notes", "parent")
+    keys = ("volid", "format", "size", "ctime", "content", "vmid", "notes", "parent", "subtype")
     if v["content"] not in FILE_CONTENT:
         keys += ("used",)
     d = {k: v[k] for k in keys if k in v}

@@ -18,6 +18,26 @@ INDEX_RANGES = {
     "usb": 14, "serial": 4, "parallel": 3, "numa": 8, "virtiofs": 10, "mp": 256, "dev": 256, "link": 8,
 }
 
+# Section-config endpoints whose options the bundled schema data leaves empty (their properties depend on the
+# rule type): pvesim's own declaration of pve-ha-manager's src/PVE/HA/Rules.pm createSchema/updateSchema.
+_RULE_OPTIONS = {
+    "type": {"type": "string", "enum": ["node-affinity", "resource-affinity"]},
+    "resources": {"type": "string", "format": "pve-ha-resource-id-list"},
+    "nodes": {"type": "string", "format": "pve-ha-node-list", "optional": 1},
+    "strict": {"type": "boolean", "optional": 1},
+    "affinity": {"type": "string", "enum": ["positive", "negative"], "optional": 1},
+    "comment": {"type": "string", "maxLength": 4096, "optional": 1},
+    "disable": {"type": "boolean", "optional": 1},
+}
+SECTION_PARAMS = {
+    ("/cluster/ha/rules", "POST"): dict(_RULE_OPTIONS, rule={"type": "string", "format": "pve-configid"}),
+    ("/cluster/ha/rules/{rule}", "PUT"): dict(
+        dict((k, dict(v, optional=1)) for k, v in _RULE_OPTIONS.items()),
+        rule={"type": "string", "format": "pve-configid"},
+        delete={"type": "string", "format": "pve-configid-list", "optional": 1},
+        digest={"type": "string", "maxLength": 64, "optional": 1}),
+}
+
 _lock = threading.Lock()
 _schema = None
 
@@ -68,7 +88,12 @@ class Schema:
                 if key == "{}":
                     node.setdefault("__name__", seg[1:-1])
             node["__path__"] = path
-            self.methods[path] = {m: Method(m, path, i) for m, i in methods.items()}
+            self.methods[path] = {}
+            for m, i in methods.items():
+                extra = SECTION_PARAMS.get((path, m))
+                if extra and not (i.get("parameters") or {}).get("properties", {}).get("resources"):
+                    i = dict(i, parameters=dict(i.get("parameters") or {}, properties=extra))
+                self.methods[path][m] = Method(m, path, i)
 
     def match(self, path):
         """Return (schema_path, {param: value}) or (None, None)."""

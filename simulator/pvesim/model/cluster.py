@@ -10,6 +10,8 @@ import uuid
 from .. import propstring
 from . import content as content_model
 from .access import Access
+from .backup import BackupOps
+from .ha import HaOps
 from .clock import Clock
 from .errors import PVEError
 from .guests import Guest, GuestOps, schema_typed
@@ -50,7 +52,7 @@ class Storage:
         return self.type in ("dir", "nfs", "cifs", "glusterfs", "cephfs", "btrfs")
 
 
-class Cluster(LxcOps, GuestOps):
+class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
     def __init__(self, nodes=3, time_scale=0.0, with_shared=True, seed=None):
         self.lock = threading.RLock()
         self.clock = Clock(time_scale)
@@ -74,6 +76,7 @@ class Cluster(LxcOps, GuestOps):
         self.guests = {}
         self.pools = {}
         self.ha = {}
+        self.ha_rules = {}
         self.timed_locks = []
         self.dhcp_range = "192.168.100.100-192.168.100.250"
         self.clustername = "pvesim"
@@ -111,7 +114,7 @@ class Cluster(LxcOps, GuestOps):
                 "storages": [vars(s) for s in self.storages.values()],
                 "volumes": [[k[0], k[1], v] for k, v in self.volumes.items()],
                 "guests": [g.to_dict() for g in self.guests.values()],
-                "pools": self.pools, "ha": self.ha, "access": self.access.to_dict(),
+                "pools": self.pools, "ha": self.ha, "ha_rules": self.ha_rules, "access": self.access.to_dict(),
                 "tasks": self.tasks.to_list(), "clock_offset": self.clock.offset, "dhcp_range": self.dhcp_range,
                 "root_token_secret": self.root_token_secret, "next_mac": self.next_mac,
             }
@@ -139,6 +142,7 @@ class Cluster(LxcOps, GuestOps):
                 self.guests[g.vmid] = g
             self.pools = d["pools"]
             self.ha = d["ha"]
+            self.ha_rules = d.get("ha_rules", {})
             self.access.load(d["access"])
             self.tasks.load_list(d["tasks"])
             self.clock.offset = d.get("clock_offset", 0.0)

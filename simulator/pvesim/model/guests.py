@@ -20,6 +20,7 @@ FAST_PLUG = {"name", "description", "onboot", "tags", "protection", "startup", "
              "vmstatestorage", "balloon", "tablet", "cpulimit", "cpuunits"}
 LXC_HOT = {"memory", "swap", "cores", "cpulimit", "cpuunits", "description", "onboot", "tags", "protection",
            "startup", "hookscript", "lock"}
+SNAPSHOT_UNCOPIED = {"lock", "digest", "description", "snaptime", "vmstate", "snapstate"}
 QEMU_HIDDEN_KEYS = {"vmstate", "parent", "snaptime", "runningmachine", "runningcpu", "running-nets-host-mtu"}
 CONTROL_KEYS = {"node", "vmid", "delete", "revert", "digest", "skiplock", "force", "background_delay",
                 "import-working-storage"}
@@ -773,14 +774,15 @@ class GuestOps:
 
         return self.tasks.start(g.node, ttype, vmid, user, durations.get(action, 1), work, lock_vmid=vmid)
 
-    def _save_vmstate(self, g, statestorage=None):
-        """vm_suspend --todisk: the RAM goes to a 'vm-N-state-suspend-DATE' volume named in the vmstate key."""
+    def _save_vmstate(self, g, statestorage=None, label=None):
+        """The RAM goes to a volume named in the vmstate key: 'vm-N-state-suspend-DATE' for vm_suspend --todisk,
+        'vm-N-state-SNAPNAME' for a snapshot (QemuConfig::__snapshot_save_vmstate)."""
         sid = statestorage or g.config.get("vmstatestorage")
         if not sid:
             sid = next((vol.split(":", 1)[0] for k, vol, d in g.drives()
                         if vol and ":" in vol and d.get("media") != "cdrom" and not UNUSED_RE.match(k)), "local-lvm")
         st = self.get_storage(sid, g.node)
-        name = "vm-%s-state-suspend-%s" % (g.vmid, time.strftime("%Y-%m-%d", time.gmtime(self.clock.now())))
+        name = "vm-%s-state-%s" % (g.vmid, label or "suspend-" + time.strftime("%Y-%m-%d", time.gmtime(self.clock.now())))
         volid = "%s:%s/%s.raw" % (sid, g.vmid, name) if st.is_file else "%s:%s" % (sid, name)
         self.add_volume(g.node, volid, g.maxmem(), content="images", fmt="raw", vmid=g.vmid)
         return volid
@@ -1204,11 +1206,15 @@ class GuestOps:
         g.changed()
 
         def work(task):
-            conf = {k: v for k, v in g.config.items() if k != "lock"}
+            # __snapshot_copy_config: the snapshot keeps neither the guest's description (it gets the comment
+            # instead) nor its unused volumes
+            conf = {k: v for k, v in g.config.items() if k not in SNAPSHOT_UNCOPIED and not UNUSED_RE.match(k)}
             snap = {"config": conf, "snaptime": int(self.clock.now()), "description": params.get("description", ""),
                     "parent": g.config.get("parent")}
-            if params.get("vmstate") and g.status == "running":
+            # __snapshot_prepare saves the RAM only when asked and the VM runs
+            if params.get("vmstate") and g.type == "qemu" and g.status == "running":
                 snap["vmstate"] = 1
+                conf["vmstate"] = self._save_vmstate(g, label=name)
             conf["snaptime"] = snap["snaptime"]
             if snap["description"]:
                 conf["description"] = snap["description"]
@@ -1218,20 +1224,39 @@ class GuestOps:
             g.changed()
             self.touch()
 
+        return self.tasks.start(g.node, ttype, g.vmid, user, 2, work, self._unlock_on_error(g), lock_vmid=g.vmid)
+
+    def _unlock_on_error(self, g):
         def on_error(task):
             g.config.pop("lock", None)
             g.changed()
+        return on_error
 
-        return self.tasks.start(g.node, ttype, g.vmid, user, 2, work, on_error, lock_vmid=g.vmid)
+    def _locked_task(self, g, ttype, user, lock, duration, work, force=False):
+        """A snapshot worker that holds `lock` on the guest while it runs (set_lock checks the lock first)."""
+        if not force and g.config.get("lock"):
+            return self._failed_task(g, ttype, user, "%s is locked (%s)" % (g.kind, g.config["lock"]))
+        g.config["lock"] = lock
+        g.changed()
+
+        def locked_work(task):
+            g.config.pop("lock", None)
+            work(task)
+        return self.tasks.start(g.node, ttype, g.vmid, user, duration, locked_work, self._unlock_on_error(g),
+                                lock_vmid=g.vmid)
 
     def snapshot_delete(self, g, name, params, user):
+        ttype = "qmdelsnapshot" if g.type == "qemu" else "vzdelsnapshot"
+        # AbstractConfig::snapshot_delete runs in the worker: existence first, then the 'snapshot-delete' lock
+        if name not in g.snapshots:
+            return self._failed_task(g, ttype, user, "snapshot '%s' does not exist" % name)
+        if int(g.config.get("template", 0)):
+            return self._failed_task(g, ttype, user, "you can't delete a snapshot if vm is a template")
+
         def work(task):
-            # AbstractConfig::snapshot_delete runs in the worker
-            if not params.get("force"):
-                self.check_lock(g)
-            if name not in g.snapshots:
-                raise TaskError("snapshot '%s' does not exist" % name)
             snap = g.snapshots.pop(name)
+            if snap["config"].get("vmstate"):
+                self.remove_volume(g.node, snap["config"]["vmstate"])
             for s in g.snapshots.values():
                 if s.get("parent") == name:
                     s["parent"] = snap.get("parent")
@@ -1247,32 +1272,34 @@ class GuestOps:
             g.changed()
             self.touch()
 
-        return self.tasks.start(g.node, "qmdelsnapshot" if g.type == "qemu" else "vzdelsnapshot", g.vmid, user, 1,
-                                work, lock_vmid=g.vmid)
+        return self._locked_task(g, ttype, user, "snapshot-delete", 1, work, force=params.get("force"))
 
     def snapshot_rollback(self, g, name, params, user):
+        ttype = "qmrollback" if g.type == "qemu" else "vzrollback"
+        # AbstractConfig::snapshot_rollback runs in the worker
+        if name not in g.snapshots:
+            return self._failed_task(g, ttype, user, "snapshot '%s' does not exist" % name)
+        if int(g.config.get("template", 0)):
+            return self._failed_task(g, ttype, user, "you can't rollback if vm is a template")
+
         def work(task):
-            # AbstractConfig::snapshot_rollback runs in the worker
-            if name not in g.snapshots:
-                raise TaskError("snapshot '%s' does not exist" % name)
-            if int(g.config.get("template", 0)):
-                raise TaskError("you can't rollback if vm is a template")
-            self.check_lock(g)
             snap = g.snapshots[name]
-            if g.status == "running" and not snap.get("vmstate"):
+            # the guest is stopped first; a snapshot with RAM starts it again from that state
+            if g.status == "running":
                 self._stop(g)
-            conf = {k: v for k, v in snap["config"].items() if k not in ("snaptime", "vmstate")}
+            conf = {k: v for k, v in snap["config"].items() if k not in ("snaptime", "vmstate", "description")}
+            # __snapshot_apply_config keeps the current description and unused volumes
+            conf.update((k, v) for k, v in g.config.items() if k == "description" or UNUSED_RE.match(k))
             conf["parent"] = name
             g.config = conf
             g.pending = {}
             g.pending_delete = {}
             g.changed()
-            if params.get("start") and g.status != "running":
+            if snap.get("vmstate") or (params.get("start") and g.status != "running"):
                 self._start(g)
             self.touch()
 
-        return self.tasks.start(g.node, "qmrollback" if g.type == "qemu" else "vzrollback", g.vmid, user, 2, work,
-                                lock_vmid=g.vmid)
+        return self._locked_task(g, ttype, user, "rollback", 2, work)
 
     # --- migrate --------------------------------------------------------------
     def local_disks(self, g):

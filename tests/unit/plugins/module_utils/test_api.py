@@ -288,6 +288,26 @@ def test_writes_are_never_resent(pvesim):
     assert len(calls_to(pvesim, '/nodes/pve1/qemu', 'POST')) == 1
 
 
+@pytest.mark.parametrize('status', [502, 503, 504])
+def test_gateway_error_on_a_write_is_maybe_applied(pvesim, status):
+    client = connect(pvesim)
+    client.get('/version')
+    pvesim.fault(path='^/nodes/pve1/qemu$', method='POST', kind='status', status=status, after=True, count=1)
+    with pytest.raises(PVEError) as err:
+        client.post('/nodes/pve1/qemu', vmid=122)
+    assert err.value.maybe_applied and err.value.status == status and err.value.reason == 'transient'
+    assert client.writes == 1 and len(calls_to(pvesim, '/nodes/pve1/qemu', 'POST')) == 1
+    assert any(g.get('vmid') in (122, '122') for g in client.get('/cluster/resources', type='vm'))
+
+
+def test_refused_write_is_not_maybe_applied(pvesim):
+    client = connect(pvesim)
+    pvesim.fault(path='^/nodes/pve1/qemu$', method='POST', kind='status', status=500, message='boom', count=1)
+    with pytest.raises(PVEError) as err:
+        client.post('/nodes/pve1/qemu', vmid=123)
+    assert not err.value.maybe_applied and client.writes == 0
+
+
 def test_lost_write_response_is_flagged_maybe_applied(pvesim):
     client = connect(pvesim)
     client.get('/version')

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# pve.cloud.ha against a private pvesim (time scale 0): HA resources in every state, node and resource affinity
+# rules; check and diff mode, idempotence with zero writes in pvesim's request log, bad input before any write.
+set -eu
+source ../setup_pvesim/pvesim-env.sh
+ansible-playbook main.yml "$@"

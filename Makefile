@@ -25,7 +25,7 @@ venv:
 chaos:  ## benchmark (not in make test): 30 VMs with -f 5 while 10% of all calls fail; no duplicate, no orphan
 	source .ci/env.sh && setup_venv && sync_collection && python benchmarks/chaos.py $(CHAOS_ARGS)
 
-bench:  ## benchmarks (not tests): pvesim throughput; pve.cloud next to community.proxmox 2.0.0 on pvesim
+bench:  ## benchmarks (not tests): pvesim throughput; pve.cloud next to community.proxmox 2.0.0; guest calls; upload memory; fleet scale
 	bash benchmarks/bench.sh $(BENCH_ARGS)
 
 clean:

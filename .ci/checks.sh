@@ -148,9 +148,13 @@ check_sanity-oldest() {
   setup_oldest_venv
   (cd "$COLL" && PATH="$OLD_VENV/bin:$PATH" ansible-test sanity --python 3.11 --color no --exclude simulator/)
 }
+# The oldest pair runs the targets where ansible-core 2.16 and the lower bounds of proxmoxer/requests can differ
+# from the newest (the client and both guest kinds, the inventory, streamed uploads, AWX's engine); the other
+# targets exercise the same code paths and run on the newest pair only, to keep make test within its budget.
+OLDEST_TARGETS=(qemu lxc inventory_proxmox template awx_runner)
 check_integration-oldest() {
   setup_oldest_venv
-  (cd "$COLL" && PATH="$OLD_VENV/bin:$PATH" ansible-test integration --local --python 3.11 --color no)
+  (cd "$COLL" && PATH="$OLD_VENV/bin:$PATH" ansible-test integration --local --python 3.11 --color no "${OLDEST_TARGETS[@]}")
 }
 
 main() {

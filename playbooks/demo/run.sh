@@ -142,7 +142,7 @@ pveum_commands | indent '      '
 
 PROVISION=("$ROOT/playbooks/provision_cluster.yml" -e "@$ROOT/playbooks/vars/simulated.yml")
 step "Provision the cluster: ansible-playbook playbooks/provision_cluster.yml -e @playbooks/vars/simulated.yml"
-echo "    (a golden image from the Debian cloud image, then the fleet 'demo' placed by the fleet role)"
+echo "    (a golden image from the Debian cloud image, then the fleet 'demo': three web VMs, a database VM and two containers, placed by the fleet role)"
 playbook "$WORK/$RUN-run1.log" "${PROVISION[@]}"
 
 step "What was provisioned where (the pve.cloud.proxmox inventory of the cluster)"

@@ -92,6 +92,26 @@ options:
         description: How long O(wait_for_ip) waits for an address (QEMU guest agent, LXC interfaces).
         type: int
         default: 300
+      migrate:
+        description: A migration with O(migrate=true), including the HA manager's move of an HA-managed guest.
+        type: int
+        default: 1800
+  migrate:
+    description:
+      - Move an existing guest that is on another node than O(node) there. A running VM migrates live, a running
+        container by a restart on the target; an HA-managed guest moves through HA (the module waits until the
+        cluster shows it on O(node)). Without it, a guest elsewhere is only reported (a warning).
+      - PVE's precondition answer (target offline, storage unavailable there, local resources, local disks of a
+        running VM without O(with_local_disks)) fails the task before any write.
+    type: bool
+    default: false
+  with_local_disks:
+    description: With O(migrate=true), copy the disks of a running VM that are on local storage (PVE's C(with-local-disks)).
+    type: bool
+    default: false
+  target_storage:
+    description: With O(migrate=true), the storage on the target node for the guest's local volumes.
+    type: str
   full:
     description:
       - Full clone (copies the disks) instead of a linked clone. PVE's default is a linked clone of a template and a

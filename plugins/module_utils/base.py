@@ -176,9 +176,11 @@ class PVEModule(object):
             entry = self.node_storages(node, authoritative=True).get(storage)
         storages = self.node_storages(node)
         if entry is None:
+            # /nodes/{node}/storage lists only the storages the caller has Datastore.Audit or .AllocateSpace on
             raise InputError(param, "storage '%s' does not exist on node '%s' (storages there: %s): fix the name or "
-                                    "add the node to the storage's nodes" % (storage, node, ', '.join(sorted(
-                                        s for s in storages if s)) or 'none'))
+                                    "add the node to the storage's nodes; if it exists, grant Datastore.AllocateSpace "
+                                    "on /storage/%s (PVE lists only the storages a caller may use)"
+                             % (storage, node, ', '.join(sorted(s for s in storages if s)) or 'none', storage))
         if str(entry.get('enabled', 1)) == '0':
             raise InputError(param, "storage '%s' is disabled: enable it (pvesm set %s --disable 0) or pick another"
                              % (storage, storage))
@@ -207,6 +209,9 @@ class PVEModule(object):
         if perms is None or 'VM.Audit' in (vms or {}):
             return None
         if can_do and can_do[1] in (perms.get(can_do[0]) or {}):
+            return None
+        # a guest of the pool the task works in is visible with VM.Audit there
+        if can_do and can_do[0].startswith('/pool/') and 'VM.Audit' in (perms.get(can_do[0]) or {}):
             return None
         if partial_ok and any('VM.Audit' in (privs or {}) for path, privs in perms.items()
                               if path.startswith(('/vms/', '/pool/'))):

@@ -128,12 +128,12 @@ def addresses(interfaces):
 # What each state does, in order: read a row left to right. Every step is the method step_<name>
 # below; a step with nothing to do does nothing (starting a running guest is a no-op).
 STATES = dict(
-    present=('ensure', 'plan', 'configure', 'pool', 'report'),
-    started=('ensure', 'plan', 'configure', 'pool', 'start', 'report'),
+    present=('ensure', 'migrate', 'plan', 'configure', 'pool', 'report'),
+    started=('ensure', 'migrate', 'plan', 'configure', 'pool', 'start', 'report'),
     # shut down before configuring: a stopped guest takes the config at once instead of as pending
-    stopped=('ensure', 'plan', 'shutdown', 'configure', 'pool', 'report'),
-    restarted=('ensure', 'plan', 'configure', 'pool', 'restart', 'report'),
-    template=('ensure', 'plan', 'shutdown', 'configure', 'pool', 'template', 'report'),
+    stopped=('ensure', 'migrate', 'plan', 'shutdown', 'configure', 'pool', 'report'),
+    restarted=('ensure', 'migrate', 'plan', 'configure', 'pool', 'restart', 'report'),
+    template=('ensure', 'migrate', 'plan', 'shutdown', 'configure', 'pool', 'template', 'report'),
     absent=('destroy',),
 )
 
@@ -158,7 +158,7 @@ class PVEGuestModule(PVEModule):
     move_hint = 'move it first'
     no_address_hint = ''
     default_timeouts = dict(create=900, clone=900, config=300, resize=300, start=120, shutdown=180, stop=60,
-                            reboot=300, destroy=300, template=300, lock=60, ip=300)
+                            reboot=300, destroy=300, template=300, lock=60, ip=300, migrate=1800)
     max_allocation_attempts = 12
 
     def __init__(self, module):
@@ -291,6 +291,66 @@ class PVEGuestModule(PVEModule):
         self.config = self.read_config(guest)
         self.writes_at_read = self.client.writes
         return True
+
+    def step_migrate(self):
+        """Move an existing guest to `node` when migrate is set (else report that it is elsewhere)."""
+        p, guest = self.params, self.guest
+        if self.created or not p['node'] or guest.node == p['node']:
+            return
+        if not p['migrate']:
+            self.module.warn('%s is on node %s, not %s: set migrate: true to move it there'
+                             % (self.describe(guest), guest.node, p['node']))
+            return
+        self.check_node(p['node'])
+        self.check_migration(guest, p['node'])
+        params = dict(target=p['node'])
+        if guest.running:
+            # QEMU moves live; a container only by a restart on the target
+            params['online' if self.kind == 'qemu' else 'restart'] = 1
+        if p['with_local_disks'] and self.kind == 'qemu':
+            params['with-local-disks'] = 1
+        if p['target_storage']:
+            params['targetstorage' if self.kind == 'qemu' else 'target-storage'] = p['target_storage']
+        self.record_diff('node', guest.node, p['node'])
+        if self.plan('migrate', source=guest.node, target=p['node'], online=guest.running):
+            self.task('POST', self.path(guest, '/migrate'), params, timeout=self.timeouts['migrate'],
+                      what='migration of %s to node %s' % (self.describe(guest), p['node']), holder=self.where(guest))
+            self.wait_moved(guest, p['node'])
+        guest.node = p['node']
+        self.result['node'] = guest.node
+        if not self.check_mode:
+            self.config = self.read_config(guest)
+            self.writes_at_read = self.client.writes
+
+    def check_migration(self, guest, target):
+        """PVE's own precondition answer (GET .../migrate), before any write."""
+        pre = self.client.get(self.path(guest, '/migrate'), target=target) or {}
+        # qemu-server answers not_allowed_nodes, pve-container not-allowed-nodes
+        refused = (pre.get('not_allowed_nodes') or pre.get('not-allowed-nodes') or {}).get(target) or {}
+        reasons = ['%s: %s' % (k, ', '.join(str(x) for x in v) if isinstance(v, list) else v)
+                   for k, v in sorted(refused.items()) if v]
+        if reasons:
+            raise InputError('node', '%s cannot migrate to node %s (%s)'
+                             % (self.describe(guest), target, '; '.join(reasons)))
+        local = [d.get('volid') for d in pre.get('local_disks') or [] if not d.get('is_unused')]
+        if local and guest.running and self.kind == 'qemu' and not self.params['with_local_disks']:
+            raise InputError('with_local_disks', '%s runs with disks on local storage (%s): set with_local_disks: '
+                                                 'true to copy them live' % (self.describe(guest), ', '.join(local)))
+        resources = pre.get('local_resources') or []
+        if resources:
+            raise InputError('node', '%s uses local resources (%s) and cannot migrate'
+                             % (self.describe(guest), ', '.join(str(r) for r in resources)))
+
+    def wait_moved(self, guest, target):
+        """An HA-managed guest is moved by the HA manager after the task: wait until the cluster shows it there."""
+        wait = Backoff(self.timeouts['migrate'], first=0.2, cap=5.0)
+        while True:
+            entry = [e for e in self.resources(refresh=True) if e.get('vmid') == guest.vmid]
+            if entry and entry[0].get('node') == target:
+                return
+            if not wait.sleep():
+                raise PVEError('%s is still not on node %s after %ss (timeouts.migrate)'
+                               % (self.describe(guest), target, self.timeouts['migrate']), kind='timeout')
 
     def step_plan(self):
         p, guest, config = self.params, self.guest, self.config
@@ -861,5 +921,8 @@ def guest_argument_spec(name_key='name', timeouts=None):
         config=dict(type='dict'),
         reboot_if_needed=dict(type='bool', default=False),
         wait_for_ip=dict(type='bool', default=False),
+        migrate=dict(type='bool', default=False),
+        with_local_disks=dict(type='bool', default=False),
+        target_storage=dict(type='str'),
     )
     return spec

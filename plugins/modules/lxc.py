@@ -47,7 +47,7 @@ options:
   node:
     description:
       - Node a new container is created on (required to create one from O(ostemplate)); checked first.
-      - An existing container is found wherever it is and never migrated.
+      - An existing container is found wherever it is; it is moved to O(node) only with O(migrate=true).
     type: str
   ostemplate:
     description:

@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - Makes a QEMU/KVM virtual machine of a Proxmox VE cluster match the task, idempotently.
   - The VM is found cluster-wide by O(vmid) or O(name) with one call to C(/cluster/resources), so a VM that
-    was migrated is still found; O(node) is only where a new VM is created.
+    was migrated is still found; O(node) is where a new VM is created (and, with O(migrate), where an existing
+    one is moved).
   - A missing VM is created from scratch or cloned (O(clone)) and then configured in the same task.
   - Only the keys the task mentions are managed. Values are compared the way PVE means them (property-string
     order, defaults, generated MAC addresses, sizes in any unit, tag order, URL-encoded SSH keys, 0/1
@@ -50,7 +51,7 @@ options:
     description:
       - Node on which a new VM is created (required to create without O(clone)); checked against the cluster
         before anything is written.
-      - An existing VM is found on whatever node it runs; it is not migrated.
+      - An existing VM is found on whatever node it runs; it is moved to O(node) only with O(migrate=true).
     type: str
   clone:
     description:

@@ -161,7 +161,9 @@ class PVEModule(object):
         if node in self._node_storages:
             return self._node_storages[node]
         if node not in self._storages:
-            self._storages[node] = dict((e.get('storage'), e) for e in self.cluster_resources()
+            # /cluster/resources says type=storage and names the storage type plugintype; give the entries the
+            # shape of /nodes/{node}/storage so that callers read `type` the same way from both
+            self._storages[node] = dict((e.get('storage'), dict(e, type=e.get('plugintype'))) for e in self.cluster_resources()
                                         if e.get('type') == 'storage' and e.get('node') == node)
         return self._storages[node]
 

@@ -162,4 +162,8 @@ def test_clone_needs_allocate_on_new_vmid(pvesim, api):
     r = tapi.post("/nodes/pve1/qemu/100/clone", data={"newid": 101})
     assert r.status_code == 403
     api.ok("PUT", "/access/acl", data={"path": "/pool/tp", "roles": "PVEVMAdmin", "users": "cl@pve"})
+    # clone_vm checks the bridge of every network device of the source (check_bridge_access)
+    r = tapi.post("/nodes/pve1/qemu/100/clone", data={"newid": 101, "pool": "tp"})
+    assert r.status_code == 403 and r.reason == "Permission check failed (/sdn/zones/localnetwork/vmbr0, SDN.Use)"
+    api.ok("PUT", "/access/acl", data={"path": "/sdn/zones/localnetwork/vmbr0", "roles": "PVESDNUser", "users": "cl@pve"})
     assert tapi.post("/nodes/pve1/qemu/100/clone", data={"newid": 101, "pool": "tp"}).status_code == 200

@@ -2,8 +2,8 @@
 
 from ..model.errors import param_error
 from ..model.lxc import modify_perm_checks
-from . import route
-from .qemu import check_create_perms, guest_list, snapshot_config_get, snapshot_config_put, update_config
+from . import guest_perms, route
+from .qemu import guest_list, snapshot_config_get, snapshot_config_put, update_config
 
 BASE = "/nodes/{node}/lxc"
 
@@ -15,7 +15,7 @@ def lxc_list(ctx):
 
 @route("POST", BASE)
 def lxc_create(ctx):
-    check_create_perms(ctx, "lxc")
+    guest_perms.lxc_create(ctx)
     if ctx.params.get("restore"):
         return ctx.cluster.restore("lxc", ctx.params["node"], ctx.params, ctx.authid).upid
     p = ctx.params

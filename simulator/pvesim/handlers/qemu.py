@@ -6,7 +6,7 @@ from .. import propstring
 from ..model.errors import PVEError
 from ..model import lxc as lxc_model
 from ..model.guests import NEW_DISK_RE, drive_volume, is_drive
-from . import route
+from . import guest_perms, route
 
 BASE = "/nodes/{node}/qemu"
 
@@ -34,26 +34,6 @@ def guest_list(ctx, gtype):
     return out
 
 
-def check_create_perms(ctx, gtype):
-    """What PVE checks in the create handler itself (the schema only says user: all)."""
-    p = ctx.params
-    vmid = p["vmid"]
-    pool = p.get("pool")
-    if pool:
-        ctx.check("/pool/" + pool, ["VM.Allocate"])
-    elif not ctx.can("/vms/%s" % vmid, ["VM.Allocate"]):
-        ctx.check("/vms/%s" % vmid, ["VM.Allocate"])
-    for k, v in p.items():
-        if is_drive(gtype, k):
-            vol, d = drive_volume(gtype, str(v))
-            m = NEW_DISK_RE.match(vol or "")
-            sid = (m.group(2) if m else None) or (p.get("storage") if m else None)
-            if sid:
-                ctx.check("/storage/" + sid, ["Datastore.AllocateSpace"])
-    if gtype == "lxc":
-        ctx.check("/storage/" + p.get("storage", "local"), ["Datastore.AllocateSpace"])
-
-
 @route("GET", BASE)
 def qemu_list(ctx):
     return guest_list(ctx, "qemu")
@@ -61,7 +41,7 @@ def qemu_list(ctx):
 
 @route("POST", BASE)
 def qemu_create(ctx):
-    check_create_perms(ctx, "qemu")
+    guest_perms.qemu_create(ctx)
     if ctx.params.get("archive"):
         return ctx.cluster.restore("qemu", ctx.params["node"], ctx.params, ctx.authid).upid
     return ctx.cluster.create_guest("qemu", ctx.params["node"], ctx.params, ctx.authid).upid
@@ -125,10 +105,21 @@ def check_config_perms(ctx, gtype, vmid, opts, delete):
     if ctx.cluster.access.is_root(ctx.authid):
         return
     path = "/vms/%s" % vmid
+    old = ctx.cluster.guests[int(vmid)].config
     for k, v in opts.items():
+        if gtype == "qemu" and (k in CI_KEYS or k.startswith("ipconfig")):
+            ctx.check(path, ["VM.Config.Cloudinit", "VM.Config.Network"], True)  # either one (PVE 9)
+            continue
         ctx.check(path, [config_privilege(gtype, k, v)])
     for k in delete:
-        ctx.check(path, [config_privilege(gtype, k, ctx.cluster.guests[int(vmid)].config.get(k))])
+        ctx.check(path, [config_privilege(gtype, k, old.get(k))])
+    # SDN.Use on the bridge (VLAN) of every network device written; pve-container also on the one it replaces
+    nets = [k for k in list(opts) + list(delete) if k.startswith("net")]
+    for k in nets:
+        if k in opts:
+            guest_perms.check_bridge_access(ctx, gtype, {k: opts[k]})
+        if gtype == "lxc" and old.get(k):
+            guest_perms.check_bridge_access(ctx, gtype, {k: old[k]})
 
 
 def update_config(ctx, gtype, is_async):
@@ -219,7 +210,9 @@ def qemu_clone(ctx):
         ctx.check("/vms/%s" % p["newid"], ["VM.Allocate"])
     if p.get("storage"):
         ctx.check("/storage/" + p["storage"], ["Datastore.AllocateSpace"])
-    return ctx.cluster.clone(ctx.guest("qemu"), p, ctx.authid).upid
+    g = ctx.guest("qemu")
+    guest_perms.check_bridge_access(ctx, "qemu", g.config)  # clone_vm: the source's network devices
+    return ctx.cluster.clone(g, p, ctx.authid).upid
 
 
 @route("POST", BASE + "/{vmid}/template")

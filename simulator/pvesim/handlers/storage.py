@@ -6,7 +6,7 @@ import urllib.parse
 
 from ..model import content as content_model
 from ..model.errors import PVEError, TaskError, param_error
-from . import route
+from . import guest_perms, route
 
 
 def _storage(ctx, content=None):
@@ -79,7 +79,13 @@ def content_list(ctx):
             continue
         if ctx.params.get("vmid") is not None and v.get("vmid") != ctx.params["vmid"]:
             continue
-        if v.get("vmid") and not ctx.can("/vms/%s" % v["vmid"], ["VM.Audit"]) and \
+        if v["content"] == "backup" and v.get("vmid"):
+            # check_volume_access: a backup is listed to who may restore it (PVE says nothing of the others)
+            try:
+                guest_perms.check_volume_access(ctx, None, volid)
+            except PVEError:
+                continue
+        elif v.get("vmid") and not ctx.can("/vms/%s" % v["vmid"], ["VM.Audit"]) and \
                 not ctx.can("/storage/" + st.id, ["Datastore.Allocate"]):
             continue
         out.append(_vol_view(v))

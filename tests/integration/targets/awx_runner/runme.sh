@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The AWX guide end to end through ansible-runner (the engine AWX runs jobs and inventory updates with):
-# the credential type of docs/awx renders the environment and the CA file as AWX does, the provisioning,
-# inventory update and teardown of playbooks/awx run with the least-privilege ACLs of
+# the credential type of docs/awx renders the environment and the CA file as AWX does, the job templates run
+# the roles' playbooks (provision_cluster.yml, teardown.yml) and an inventory update with the ACLs of
 # docs/awx/pve-privileges.yml, and nothing but that environment carries a connection setting.
 set -eu
 cd "$(dirname "$0")"

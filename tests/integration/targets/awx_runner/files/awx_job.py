@@ -1,10 +1,11 @@
 """What AWX does for the guide's job templates and inventory source, with ansible-runner against pvesim.
 
 As an administrator (root token), prepare the cluster as docs/awx/README.md says: a user and a
-privilege-separated token for jobs with the ACLs of docs/awx/pve-privileges.yml (qemu and qemu_info),
-and a user with a password for inventory updates (the inventory plugin's ACLs). Then, for each job,
-build a private data directory as AWX does: the credential type's injectors rendered in a Jinja2
-sandbox, the CA written to a file under env/, and run the job with ansible-runner, with no PROXMOX_*
+privilege-separated token for jobs with the ACLs of docs/awx/pve-privileges.yml (qemu, qemu_info and
+placement: what the fleet role runs), and a user with a password for inventory updates (the inventory
+plugin's ACLs). Then, for each job, build a private data directory as AWX does: the project, the credential
+type's injectors rendered in a Jinja2 sandbox, the CA written to a file under env/, the job template's extra
+variables with the survey's answers, and run the roles' playbook with ansible-runner, with no PROXMOX_*
 variable in the process environment.
 """
 
@@ -31,8 +32,11 @@ API = os.environ['PVESIM_URL'] + '/api2/json'
 CA = os.environ['PROXMOX_CA_PATH']
 ROOT_AUTH = {'Authorization': 'PVEAPIToken=%s=%s' % (os.environ['PROXMOX_TOKEN_ID'], os.environ['PROXMOX_TOKEN_SECRET'])}
 # what a user types into the surveys; the rest are the surveys' defaults
-ANSWERS = {'vm_count': 2, 'vm_disk_size': '8G', 'vm_tags': 'awx,web',
-           'vm_ssh_keys': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOZtest ops@example.org\n'}
+# (the golden image's node: full clones onto the local storage local-lvm stay on the template's node)
+ANSWERS = {'fleet_count': 2, 'fleet_node': 'pve1', 'fleet_disk_size': '8G', 'fleet_tags': 'awx,web',
+           'fleet_ssh_keys': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOZtest ops@example.org\n'}
+# the job templates of docs/awx/README.md: the roles' playbooks, with extra variables and a survey each
+JOBS = {'provision': 'playbooks/provision_cluster.yml', 'teardown': 'playbooks/teardown.yml'}
 
 
 def load(name):
@@ -43,6 +47,9 @@ def load(name):
 INPUTS = load('credential-type-inputs.yml')
 INJECTORS = load('credential-type-injectors.yml')
 SANDBOX = ImmutableSandboxedEnvironment()
+# for reading (never rendering) the job templates' Ansible templates: Jinja2 and the Ansible filters they use
+ANSIBLE_TEMPLATES = ImmutableSandboxedEnvironment()
+ANSIBLE_TEMPLATES.filters['combine'] = dict
 
 
 def check_credential_type():
@@ -82,18 +89,34 @@ def check_guide():
         set(table.items()) ^ set(documented.items()), key=str)
 
 
-def survey_vars(name, playbook):
-    """The extra vars AWX passes for a survey: every question's answer or default, integers as integers.
-    Every question must set a variable the playbook declares."""
-    spec = load(name)['spec']
-    with open(os.path.join(ROOT, 'playbooks', 'awx', playbook)) as f:
-        declared = yaml.safe_load(f)[0]['vars']
-    out = {}
+def template_variables(value):
+    """The variables the Jinja templates in a YAML value use."""
+    if isinstance(value, dict):
+        return set().union(*[template_variables(v) for v in value.values()]) if value else set()
+    if isinstance(value, list):
+        return set().union(*[template_variables(v) for v in value]) if value else set()
+    if isinstance(value, str) and '{{' in value:
+        return meta.find_undeclared_variables(ANSIBLE_TEMPLATES.parse(value))
+    return set()
+
+
+def job_vars(job):
+    """The extra vars AWX passes to a job: the job template's own extra variables, and for each survey question
+    its answer or default (integers as integers). Every question feeds the extra variables, and they use no
+    variable the survey does not ask for."""
+    extra = load('extra-vars-%s.yml' % job)
+    spec = load('survey-%s.yml' % job)['spec']
+    asked = set(q['variable'] for q in spec)
+    used = template_variables(extra)
+    assert used == asked, 'extra-vars-%s.yml uses %s, survey-%s.yml asks for %s' % (job, sorted(used), job,
+                                                                                    sorted(asked))
+    out = dict(extra)
     for question in spec:
         var = question['variable']
-        assert var in declared, '%s: survey variable %s is not a variable of %s' % (name, var, playbook)
         assert question['type'] in ('text', 'textarea', 'password', 'integer', 'float', 'multiplechoice',
                                     'multiselect'), question
+        if question['type'] == 'multiplechoice':
+            assert question['default'] in question['choices'], question
         value = ANSWERS.get(var, question.get('default'))
         out[var] = int(value) if question['type'] == 'integer' else value
     return out
@@ -143,23 +166,23 @@ def grant(userid, modules, password=None, token=False):
 
 
 def private_data_dir(name):
-    """A job's directory as AWX lays it out: the project (this collection's playbooks/awx), env/, inventory/."""
+    """A job's directory as AWX lays it out: the project (this collection's playbooks), env/, inventory/."""
     pdd = os.path.join(OUTPUT, 'awx', name)
     shutil.rmtree(pdd, ignore_errors=True)
     os.makedirs(os.path.join(pdd, 'env'))
     os.makedirs(os.path.join(pdd, 'inventory'))
-    shutil.copytree(os.path.join(ROOT, 'playbooks', 'awx'), os.path.join(pdd, 'project'))
+    shutil.copytree(os.path.join(ROOT, 'playbooks'), os.path.join(pdd, 'project', 'playbooks'))
     with open(os.path.join(pdd, 'inventory', 'hosts'), 'w') as f:
         f.write('localhost ansible_connection=local ansible_python_interpreter=%s\n' % sys.executable)
     return pdd
 
 
-def run_job(playbook, credential, secrets):
-    name = playbook.split('.')[0]
-    survey = survey_vars('survey-%s.yml' % name, playbook)
-    pdd = private_data_dir(name)
+def run_job(job, credential, secrets):
+    playbook = JOBS[job]
+    pdd = private_data_dir(job)
     env = inject(credential, pdd)
-    result = ansible_runner.run(private_data_dir=pdd, playbook=playbook, extravars=survey, envvars=env, quiet=True)
+    result = ansible_runner.run(private_data_dir=pdd, playbook=playbook, extravars=job_vars(job), envvars=env,
+                                quiet=True)
     stdout = result.stdout.read()
     assert result.status == 'successful' and result.rc == 0, (playbook, result.status, stdout[-4000:])
     leak_check(pdd, secrets)
@@ -170,7 +193,7 @@ def run_job(playbook, credential, secrets):
 def inventory_update(credential, secrets):
     pdd = private_data_dir('inventory')
     env = inject(credential, pdd)
-    source = os.path.join(pdd, 'project', 'inventory', 'pve.proxmox.yml')
+    source = os.path.join(pdd, 'project', 'playbooks', 'awx', 'inventory', 'pve.proxmox.yml')
     out, err = ansible_runner.get_inventory('list', [source], response_format='json', export=True,
                                             private_data_dir=pdd, envvars=env, quiet=True)
     leak_check(pdd, secrets)
@@ -210,7 +233,7 @@ def main():
     with open(CA) as f:
         ca_pem = f.read()
     port = str(json.load(open(os.path.join(os.environ['PVESIM_STATE'], 'connection.json')))['port'])
-    job_secret = grant('awx-jobs@pve', ['qemu', 'qemu_info'], token=True)
+    job_secret = grant('awx-jobs@pve', ['qemu', 'qemu_info', 'placement'], token=True)
     inventory_password = 'inventory-only-%d' % os.getpid()
     grant('awx-inventory@pve', ['proxmox'], password=inventory_password)
     job_credential = {'host': '127.0.0.1', 'port': port, 'token_id': 'awx-jobs@pve!awx', 'token_secret': job_secret,
@@ -223,28 +246,33 @@ def main():
     for name in [n for n in os.environ if n.startswith(('PROXMOX_', 'PVESIM_'))]:
         del os.environ[name]
 
-    stats, _out = run_job('provision.yml', job_credential, secrets)
+    stats, _out = run_job('provision', job_credential, secrets)
     assert stats['changed'].get('localhost'), stats
-    artifacts = stats['artifact_data']
-    assert sorted(artifacts['pve_cloud_vmids']) == ['web-01', 'web-02'], artifacts
-    assert all(artifacts['pve_cloud_addresses'][name] for name in ('web-01', 'web-02')), artifacts
-    print('provision: web-01 and web-02 cloned, started, addresses %s' % artifacts['pve_cloud_addresses'])
+    fleet = dict((g['name'], g) for g in pve('GET', '/cluster/resources', type='vm') if g.get('pool') == 'cloud')
+    assert sorted(fleet) == ['web-01', 'web-02'], sorted(fleet)
+    for name, guest in fleet.items():
+        assert guest['status'] == 'running', guest
+        assert set(guest['tags'].split(';')) == {'fleet-web', 'awx', 'web'}, guest
+        assert pve('GET', '/nodes/%s/qemu/%s/config' % (guest['node'], guest['vmid']))['cores'] == 2, guest
+    print('provision: fleet web of %s cloned and started' % dict((n, g['node']) for n, g in fleet.items()))
 
-    stats, _out = run_job('provision.yml', job_credential, secrets)
+    stats, _out = run_job('provision', job_credential, secrets)
     assert not stats['changed'], stats
     print('provision again: changed=0')
 
     inventory = unwrap(inventory_update(inventory_credential, secrets))
     hostvars = inventory['_meta']['hostvars']
     assert sorted(hostvars) == ['web-01', 'web-02'], sorted(hostvars)
-    for name in ('web-01', 'web-02'):
-        assert hostvars[name]['ansible_host'] in artifacts['pve_cloud_addresses'][name], hostvars[name]
-        assert hostvars[name]['proxmox_vmid'] == artifacts['pve_cloud_vmids'][name], hostvars[name]
+    for name, guest in fleet.items():
+        agent = pve('GET', '/nodes/%s/qemu/%s/agent/network-get-interfaces' % (guest['node'], guest['vmid']))
+        addresses = [a['ip-address'] for i in agent['result'] for a in i.get('ip-addresses', [])]
+        assert hostvars[name]['ansible_host'] in addresses, (hostvars[name], addresses)
+        assert hostvars[name]['proxmox_vmid'] == guest['vmid'], hostvars[name]
     assert sorted(inventory['proxmox_tag_awx']['hosts']) == ['web-01', 'web-02'], inventory.get('proxmox_tag_awx')
     print('inventory update (password login): %s' % dict((h, v['ansible_host']) for h, v in hostvars.items()))
 
-    run_job('teardown.yml', job_credential, secrets)
-    stats, _out = run_job('teardown.yml', job_credential, secrets)
+    run_job('teardown', job_credential, secrets)
+    stats, _out = run_job('teardown', job_credential, secrets)
     assert not stats['changed'], stats
     inventory = unwrap(inventory_update(inventory_credential, secrets))
     assert not inventory['_meta']['hostvars'], inventory['_meta']['hostvars']

@@ -86,6 +86,13 @@ options:
     default: true
 notes:
   - Managing HA resources and rules needs C(Sys.Console) on C(/) (reading them C(Sys.Audit)).
+seealso:
+  - module: pve.cloud.qemu
+  - module: pve.cloud.lxc
+  - module: pve.cloud.placement
+  - name: High availability (Proxmox VE administration guide)
+    description: HA resources, requested states and PVE 9 HA rules.
+    link: https://pve.proxmox.com/wiki/High_Availability
 '''
 
 EXAMPLES = r'''

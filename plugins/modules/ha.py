@@ -19,7 +19,7 @@ description:
   - PVE 8 clusters (read from C(/version)) have HA groups instead of rules. There a node affinity rule is
     kept as an HA group - O(nodes) with their priorities, O(strict) as C(restricted), O(failback) as
     C(nofailback) inverted - and the C(group) of each of its O(resources), so one playbook serves both versions.
-    The group is named after O(rule) without a leading C(ha-group-): PVE 9 migrates group C(G) into rule
+    The group is named after O(rule) without a leading C(ha-group-), because PVE 9 migrates group C(G) into rule
     C(ha-group-G), so O(rule=ha-group-G) names the same object before and after the upgrade.
   - On PVE 8, resource affinity (O(affinity)), a disabled rule (O(enabled=false)) and a resource's own
     O(failback) are refused before any write, naming the version.

@@ -12,6 +12,9 @@ def test_resource_defaults_and_requested_state(api):
     assert api.ok("GET", "/nodes/pve1/qemu/100/status/current")["status"] == "stopped"
     api.ok("PUT", "/cluster/ha/resources/vm:100", data={"state": "ignored"})
     assert api.ok("GET", "/nodes/pve1/qemu/100/status/current")["status"] == "stopped"
+    api.ok("DELETE", "/cluster/ha/resources/vm:100")  # an ignored resource is still configured
+    r = api.delete("/cluster/ha/resources/vm:100")
+    assert r.status_code == 500 and r.reason == "cannot delete service 'vm:100', not HA managed!"
 
 
 def test_rules(api):

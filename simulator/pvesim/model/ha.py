@@ -155,7 +155,7 @@ class HaOps:
     def resource_delete(self, sid):
         sid = self.ha_sid(sid)
         if self.ha.pop(sid, None) is None:
-            raise PVEError("resource '%s' is not HA managed" % sid)
+            raise PVEError("cannot delete service '%s', not HA managed!" % sid)
         self.ha_crm.pop(sid, None)
         g = self.guests.get(int(sid.split(":")[1]))
         if g is not None:

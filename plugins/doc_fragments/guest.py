@@ -10,6 +10,13 @@ class ModuleDocFragment(object):
 
     # The options every guest module (pve.cloud.qemu, pve.cloud.lxc) has, with the same meaning.
     DOCUMENTATION = r'''
+notes:
+  - Given both O(vmid) and O(node), the guest is read on that node (C(GET .../pending) for its config and pending
+    changes, C(GET .../status/current) for its power state), with no call to C(/cluster/resources); a no-op then
+    costs those two reads (plus the addresses with O(wait_for_ip)). When that node answers that it has no such
+    guest (it was migrated, or the vmid is of the other kind), or the guest there has another name, or it is not in
+    O(pool), the guest is looked up cluster-wide as without O(node), so it is found wherever it is and never
+    created a second time.
 options:
   state:
     description:

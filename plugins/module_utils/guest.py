@@ -30,9 +30,10 @@ POWER_STATUS = dict(start='running', shutdown='stopped', stop='stopped')
 
 
 class Guest(object):
-    """A guest as /cluster/resources shows it."""
+    """A guest as /cluster/resources shows it (or as read on its node: then `pending` holds the /pending answer)."""
 
     def __init__(self, vmid, node, kind, name=None, status=None, template=False, lock=None, pool=None, tags=None):
+        self.pending = None
         self.vmid = int(vmid)
         self.node = node
         self.kind = kind
@@ -63,6 +64,20 @@ def config_call_params(changes, digest=None):
     if digest:
         params['digest'] = digest
     return params
+
+
+def config_from_pending(entries):
+    """The config GET .../config answers (pending values applied, pending deletions left out, with its digest),
+    from a GET .../pending answer: PVE builds both from the same load_config hash, digest included."""
+    config = {}
+    for entry in entries or []:
+        if entry.get('delete') or not entry.get('key'):
+            continue
+        if 'pending' in entry:
+            config[entry['key']] = entry['pending']
+        elif 'value' in entry:
+            config[entry['key']] = entry['value']
+    return config
 
 
 def redact(config):
@@ -260,7 +275,7 @@ class PVEGuestModule(PVEModule):
 
     def step_destroy(self):
         p = self.params
-        guest = self.find(vmid=p['vmid'], name=p[self.name_key])
+        guest = self.locate()
         if guest is None:
             self.permission_wall(partial_ok=True)
             self.result.update(vmid=p['vmid'], status='absent', diff=dict(before={}, after={}))
@@ -271,7 +286,7 @@ class PVEGuestModule(PVEModule):
         """Find the guest; create or clone it when it is missing. False: check mode, nothing to read."""
         p = self.params
         name = p[self.name_key]
-        guest = self.find(vmid=p['vmid'], name=name)
+        guest = self.locate()
         if guest is None:
             if p['vmid'] is not None and name:
                 namesakes = [str(e['vmid']) for e in self.resources() if e.get('name') == name]
@@ -288,7 +303,7 @@ class PVEGuestModule(PVEModule):
                              self.describe(guest))
         self.guest = guest
         self.result.update(vmid=guest.vmid, node=guest.node)
-        self.config = self.read_config(guest)
+        self.config = config_from_pending(guest.pending) if guest.pending is not None else self.read_config(guest)
         self.writes_at_read = self.client.writes
         return True
 
@@ -316,7 +331,7 @@ class PVEGuestModule(PVEModule):
             self.task('POST', self.path(guest, '/migrate'), params, timeout=self.timeouts['migrate'],
                       what='migration of %s to node %s' % (self.describe(guest), p['node']), holder=self.where(guest))
             self.wait_moved(guest, p['node'])
-        guest.node = p['node']
+        guest.node, guest.pending = p['node'], None
         self.result['node'] = guest.node
         if not self.check_mode:
             self.config = self.read_config(guest)
@@ -411,7 +426,9 @@ class PVEGuestModule(PVEModule):
         p, guest = self.params, self.guest
         pending = {}
         if guest.running and not guest.template:
-            pending = self.read_pending(guest) if not (self.check_mode and self.result['changed']) else {}
+            # the /pending answer read when the guest was found on its node holds, unless something was written since
+            known = guest.pending if self.client.writes == self.writes_at_read else None
+            pending = self.read_pending(guest, known) if not (self.check_mode and self.result['changed']) else {}
             if pending and p.get('reboot_if_needed') and 'reboot' not in [a['action'] for a in self.result['actions']]:
                 self.reboot(guest)
                 pending = {} if not self.check_mode else pending
@@ -433,6 +450,45 @@ class PVEGuestModule(PVEModule):
     def resources(self, refresh=False):
         """Every guest of the cluster, from the one GET /cluster/resources of the run."""
         return [e for e in self.cluster_resources(refresh) if e.get('type') in ('qemu', 'lxc')]
+
+    def locate(self):
+        """The guest the task names (vmid, else name); None when there is none.
+
+        Given vmid and node, the guest is read on that node (its /pending and status/current: no cluster-wide
+        read). When that node answers that it has no such guest, or it is not the one named (other name, other
+        kind, not in the pool asked for), the cluster-wide lookup decides, so a guest moved to another node is
+        found there and never created a second time.
+        """
+        p = self.params
+        if p['vmid'] is not None and p['node']:
+            guest = self.read_on_node(int(p['vmid']), p['node'], p[self.name_key])
+            if guest is not None:
+                return guest
+        return self.find(vmid=p['vmid'], name=p[self.name_key])
+
+    def read_on_node(self, vmid, node, name):
+        """The guest `vmid` as read on `node`, or None when that node does not have it as named."""
+        guest = Guest(vmid, node, self.kind)
+        pool = self.params['pool'] if self.params['state'] != 'absent' else None
+        try:
+            # the path names the kind: a guest of the other kind is 'does not exist' here, like one on another node
+            entries = self.client.get(self.path(guest, '/pending')) or []
+            config = config_from_pending(entries)
+            if name and config.get(self.name_key) != name:
+                return None
+            # which pool a guest is in is not part of its config: only the pool asked for is looked at
+            if pool and not self.in_pool(guest, pool):
+                return None
+            status = self.client.get(self.path(guest, '/status/current')) or {}
+        except PVEError as err:
+            # not there, or not visible to the caller: the cluster-wide lookup has the answer and the messages
+            if err.reason == 'not_found' or err.status == 403:
+                return None
+            raise
+        guest.name, guest.status, guest.pending = config.get(self.name_key), status.get('status'), entries
+        guest.template = bool(int(config.get('template') or 0))
+        guest.lock, guest.pool, guest.tags = config.get('lock') or None, pool or None, config.get('tags')
+        return guest
 
     def find(self, vmid=None, name=None, param='name', refresh=False):
         """The guest with this vmid, else the one guest with this name; None when there is none.
@@ -772,10 +828,13 @@ class PVEGuestModule(PVEModule):
     def read_config(self, guest):
         return self.client.get(self.path(guest, '/config')) or {}
 
-    def read_pending(self, guest):
-        """Pending changes as {key: {current, pending, delete}} (empty when nothing is pending)."""
+    def read_pending(self, guest, entries=None):
+        """Pending changes as {key: {current, pending, delete}} (empty when nothing is pending), from `entries`
+        (a /pending answer already read) or a fresh read."""
         pending = {}
-        for entry in self.client.get(self.path(guest, '/pending')) or []:
+        if entries is None:
+            entries = self.client.get(self.path(guest, '/pending')) or []
+        for entry in entries:
             if 'pending' in entry or entry.get('delete'):
                 key = entry['key']
                 item = dict(current=entry.get('value'))

@@ -13,7 +13,8 @@ version_added: 0.2.0
 description:
   - Makes a Linux container (pve-container) of a Proxmox VE cluster match the task, idempotently.
   - The container is found cluster-wide by O(hostname) and/or O(vmid) with one call to C(/cluster/resources); O(node)
-    is only where a new container is created.
+    is where a new container is created. Given O(vmid) and O(node), the container is read on that node first, with
+    no cluster-wide call (see the notes).
   - A missing container is created from a container template (O(ostemplate)) or cloned (O(clone)), then
     configured in the same task; an existing one is never created again, even after a lost answer.
   - Only the keys the task mentions are managed, compared the way pve-container means them (property-string
@@ -48,6 +49,8 @@ options:
     description:
       - Node a new container is created on (required to create one from O(ostemplate)); checked first.
       - An existing container is found wherever it is; it is moved to O(node) only with O(migrate=true).
+      - With O(vmid), the node where the container is looked for first; it is looked up cluster-wide when it is not
+        there.
     type: str
   ostemplate:
     description:

@@ -14,7 +14,8 @@ description:
   - Makes a QEMU/KVM virtual machine of a Proxmox VE cluster match the task, idempotently.
   - The VM is found cluster-wide by O(vmid) or O(name) with one call to C(/cluster/resources), so a VM that
     was migrated is still found; O(node) is where a new VM is created (and, with O(migrate), where an existing
-    one is moved).
+    one is moved). Given O(vmid) and O(node), the VM is read on that node first, with no cluster-wide call
+    (see the notes).
   - A missing VM is created from scratch or cloned (O(clone)) and then configured in the same task.
   - Only the keys the task mentions are managed. Values are compared the way PVE means them (property-string
     order, defaults, generated MAC addresses, sizes in any unit, tag order, URL-encoded SSH keys, 0/1
@@ -52,6 +53,8 @@ options:
       - Node on which a new VM is created (required to create without O(clone)); checked against the cluster
         before anything is written.
       - An existing VM is found on whatever node it runs; it is moved to O(node) only with O(migrate=true).
+      - With O(vmid), the node where the VM is looked for first (a hint, such as the node a plan saw it on); it is
+        looked up cluster-wide when it is not there.
     type: str
   clone:
     description:

@@ -170,7 +170,7 @@ def test_exhausted_login_retry_is_reported_as_transient(pvesim):
 def test_old_ticket_is_renewed_with_itself(pvesim):
     client = password_client(pvesim)
     client.get('/version')
-    client.session.auth.birth_time -= client.session.auth.renew_age
+    client._auth.birth_time -= client._auth.renew_age
     create_vm(client, vmid=102)
     tickets = calls_to(pvesim, '/access/ticket', 'POST')
     assert len(tickets) == 2 and tickets[1]['params']['password'] == '**********'

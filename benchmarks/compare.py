@@ -24,50 +24,15 @@ import json
 import os
 import re
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from pvesim_run import Sim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS, PEER = 'pve.cloud', 'community.proxmox'
-
-
-# -- pvesim -----------------------------------------------------------------------------------------
-
-class Sim(object):
-    def __init__(self, guests, nodes, latency_ms):
-        self.dir = tempfile.mkdtemp(prefix='pvesim-compare-')
-        subprocess.run(['pvesim', 'serve', '--port', '0', '--state-dir', self.dir, '--nodes', str(nodes),
-                        '--guests', str(guests), '--time-scale', '0', '--detach'], check=True,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, 'connection.json')) as fh:
-            self.conn = json.load(fh)
-        self.ssl = ssl.create_default_context(cafile=self.conn['ca_path'])
-        if latency_ms:
-            self.admin('POST', '/_pvesim/faults', {'path': '.*', 'kind': 'latency', 'ms': latency_ms, 'count': None})
-
-    def admin(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.conn['url'] + path, data=data, method=method,
-                                         headers={'Content-Type': 'application/json'})
-        with urllib.request.urlopen(request, context=self.ssl) as answer:  # noqa: S310 - our own simulator
-            return json.load(answer)['data']
-
-    def calls(self):
-        counters = self.admin('GET', '/_pvesim/counters')
-        return counters['reads'] + counters['writes'] + counters['logins'], counters['writes']
-
-    def guests(self):
-        guests = self.admin('GET', '/_pvesim/state').get('guests') or []
-        return list(guests.values()) if isinstance(guests, dict) else guests
-
-    def stop(self):
-        subprocess.run(['pvesim', 'stop', '--state-dir', self.dir], check=False, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # -- running one side -------------------------------------------------------------------------------
@@ -209,7 +174,7 @@ class Table(object):
 def bench_inventory(table, sides, args, workdir):
     memory = {}
     for size in args.sizes:
-        sim = Sim(size, args.nodes, args.latency_ms)
+        sim = Sim(args.nodes, size, args.latency_ms, prefix='pvesim-compare-')
         try:
             peer_facts = None
             for mode, options in OUR_MODES:
@@ -318,7 +283,7 @@ def run_playbook(side, sim, path, inventory='localhost,', forks=5):
 
 
 def bench_modules(table, sides, args, workdir):
-    sim = Sim(0, args.nodes, args.latency_ms)
+    sim = Sim(args.nodes, 0, args.latency_ms, prefix='pvesim-compare-')
     try:
         vmids = {OURS: 200, PEER: 300}
         steps = (('VM create', 1024, False), ('VM no-op (same task again)', 1024, False),
@@ -379,7 +344,7 @@ def race(table, sides, sim, workdir):
 
 def bench_client(args):
     """Per-call cost of the shared client (requests via proxmoxer's session) vs http.client, same keep-alive."""
-    sim = Sim(8, args.nodes, 0)
+    sim = Sim(args.nodes, 8, prefix='pvesim-compare-')
     try:
         code = r'''
 import http.client, json, ssl, sys, time

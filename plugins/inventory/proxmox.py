@@ -43,9 +43,6 @@ description:
     groups of O(groups) and O(keyed_groups)), so that plays on the other groups never touch them.
 author:
   - pve.cloud developers (@pve-cloud)
-requirements:
-  - proxmoxer >= 2.0
-  - requests
 extends_documentation_fragment:
   - constructed
   - inventory_cache
@@ -282,6 +279,8 @@ notes:
   - Guests on an offline node (status C(unknown)) are kept with the cluster facts only; no per-guest call is made
     for them, since their node cannot answer.
   - At C(-vvv) every API call (method, path, status, duration) is shown.
+  - The plugin needs no Python library besides ansible-core and the standard library: its API calls go over one
+    keep-alive C(http.client) connection per worker thread.
 seealso:
   - name: Proxmox VE API, /cluster/resources
     description: The one call that lists the cluster.

@@ -12,6 +12,7 @@ here and nowhere else.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ipaddress
 import json
@@ -25,7 +26,7 @@ import sys
 import threading
 import time
 import zlib
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
@@ -400,8 +401,19 @@ class PVEClient(object):
     def _connection(self, timeout):
         conn = getattr(self._local, 'conn', None)
         if conn is None:
-            conn = http.client.HTTPSConnection(self._address[0], self._address[1], timeout=timeout,
-                                               context=self.ssl_context)
+            proxy = _https_proxy(self._address[0])
+            if proxy is None:
+                conn = http.client.HTTPSConnection(self._address[0], self._address[1], timeout=timeout,
+                                                   context=self.ssl_context)
+            else:
+                # HTTPS_PROXY / NO_PROXY as requests reads them: a CONNECT tunnel, TLS verified end to end
+                conn = http.client.HTTPSConnection(proxy.hostname, proxy.port or 3128, timeout=timeout,
+                                                   context=self.ssl_context)
+                headers = {}
+                if proxy.username:
+                    credentials = '%s:%s' % (unquote(proxy.username), unquote(proxy.password or ''))
+                    headers['Proxy-Authorization'] = 'Basic ' + base64.b64encode(credentials.encode()).decode()
+                conn.set_tunnel(self._address[0], self._address[1], headers=headers)
             self._local.conn = conn
             # (not _connect_lock: the login's own call opens a connection while _connect holds that one)
             with self._connections_lock:
@@ -778,6 +790,18 @@ class _TicketAuth(object):
         # as a requests auth (uploads): the headers win over the session's cookie jar
         req.headers.update(self.headers(req.method))
         return req
+
+
+def _https_proxy(host):
+    """The proxy requests would take to reach host (HTTPS_PROXY, ALL_PROXY, NO_PROXY), as a urlsplit(), or None."""
+    if not any(key.lower().endswith('_proxy') for key in os.environ):
+        return None  # (urllib.request is not imported for nothing)
+    import urllib.request
+    proxies = urllib.request.getproxies_environment()
+    url = proxies.get('https') or proxies.get('all')
+    if not url or urllib.request.proxy_bypass_environment(host, proxies):
+        return None
+    return urlsplit(url if '://' in url else 'http://' + url)
 
 
 def _default_ca_bundle():

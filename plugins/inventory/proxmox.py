@@ -279,7 +279,7 @@ notes:
   - Guests on an offline node (status C(unknown)) are kept with the cluster facts only; no per-guest call is made
     for them, since their node cannot answer.
   - At C(-vvv) every API call (method, path, status, duration) is shown.
-  - The plugin needs no Python library besides ansible-core and the standard library: its API calls go over one
+  - The plugin needs no Python library besides ansible-core and the standard library; its API calls go over one
     keep-alive C(http.client) connection per worker thread.
 seealso:
   - name: Proxmox VE API, /cluster/resources
@@ -541,6 +541,15 @@ def identifier(value):
     if '{' in value:
         return untrusted(value)
     return trust_as_template(value) if trust_as_template else value
+
+
+def _shared_value(shared, key, value, convert):
+    """The one converted object for this value of this variable (see InventoryModule._set_host_vars)."""
+    cache_key = (key, type(value), value)
+    stored = shared.get(cache_key)
+    if stored is None:
+        stored = shared[cache_key] = convert(value)
+    return stored
 
 
 def split_url(url):
@@ -967,35 +976,26 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._add_host_to_keyed_groups(self.get_option('keyed_groups'), variables, name, strict=self._strict)
 
     def _set_host_vars(self, name, hostvars):
-        """Set the host variables, sharing one stored object per repeated value (node, status, a tag...).
+        """Store the host variables, one object per repeated value (node, status, a tag...) shared by every guest.
 
-        ansible-core 2.19+ copies and tags every value it is given, about a quarter of a kilobyte per host variable
-        and guest, except a value it already holds: those are stored as they are.
+        They go straight into the host's vars, not through inventory.set_variable: from ansible-core 2.19 on that
+        copies and tags each value it is given (origin tags for error messages; names checked for a deprecation
+        warning), which was 45% of the plugin's CPU without per-guest facts and more with want_config. Nothing
+        else differs: the values are plain JSON types (or wrap_var'd before 2.19), names are valid identifiers,
+        trust is set here (identifier() and untrusted()), and `ansible-inventory --list` prints the same bytes.
         """
-        inventory = self.inventory
-        stored = None
+        host_vars = self.inventory.get_host(name).vars
+        shared = self._shared
         for key, value in hostvars.items():
             convert = identifier if key in self._resource_keys else untrusted
             if key[len(self._prefix):] in UNIQUE_FACTS:
-                inventory.set_variable(name, key, convert(value))
+                host_vars[key] = convert(value)
             elif isinstance(value, (str, int)):
-                cached = self._shared.get((key, type(value), value))
-                if cached is not None:
-                    inventory.set_variable(name, key, cached)
-                    continue
-                inventory.set_variable(name, key, convert(value))
-                stored = stored or inventory.get_host(name).vars
-                self._shared[(key, type(value), value)] = stored[key]
+                host_vars[key] = _shared_value(shared, key, value, convert)
             elif isinstance(value, list) and all(isinstance(item, (str, int)) for item in value):
-                cached = [self._shared.get((key, type(item), item)) for item in value]
-                inventory.set_variable(name, key, [convert(item) if shared is None else shared
-                                                   for item, shared in zip(value, cached)])
-                if any(shared is None for shared in cached):
-                    stored = stored or inventory.get_host(name).vars
-                    for item, kept in zip(value, stored[key]):
-                        self._shared.setdefault((key, type(item), item), kept)
+                host_vars[key] = [_shared_value(shared, key, item, convert) for item in value]
             else:
-                inventory.set_variable(name, key, convert(value))
+                host_vars[key] = convert(value)
 
     def _add_to_groups(self, name, guest, tags):
         add_child, group = self.inventory.add_child, self._made_group

@@ -619,8 +619,8 @@ class PVEClient(object):
         requests = sys.modules.get('requests')
         exceptions = getattr(requests, 'exceptions', None)
         # a TLS connection that the other side closed is a broken connection, not a certificate problem
-        tls = isinstance(err, ssl.SSLError) and not isinstance(err, (ssl.SSLEOFError, ssl.SSLZeroReturnError,
-                                                                      ssl.SSLSyscallError))
+        closed = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLSyscallError)
+        tls = isinstance(err, ssl.SSLError) and not isinstance(err, closed)
         if tls or 'CERTIFICATE_VERIFY_FAILED' in text or (exceptions is not None and isinstance(err, exceptions.SSLError)):
             return PVEError("TLS certificate of %s could not be verified (%s): pass the cluster's CA certificate with "
                             "ca_path (or PROXMOX_CA_PATH); validate_certs: false disables the check and is unsafe"

@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import os
 import re
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from pvesim_run import Sim
 
 PLAYBOOK = '''
 - name: Chaos fleet
@@ -46,36 +45,6 @@ PLAYBOOK = '''
         state: started
         timeouts: {lock: 30}
 '''
-
-
-class Sim(object):
-    def __init__(self, nodes):
-        self.dir = tempfile.mkdtemp(prefix='pvesim-chaos-')
-        subprocess.run(['pvesim', 'serve', '--port', '0', '--state-dir', self.dir, '--nodes', str(nodes),
-                        '--time-scale', '0', '--detach'], check=True, stdout=subprocess.DEVNULL)
-        for _wait in range(100):
-            if os.path.exists(os.path.join(self.dir, 'connection.json')):
-                break
-            time.sleep(0.1)
-        with open(os.path.join(self.dir, 'connection.json')) as fh:
-            self.conn = json.load(fh)
-        self.ssl = ssl.create_default_context(cafile=self.conn['ca_path'])
-
-    def admin(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.conn['url'] + path, data=data, method=method,
-                                         headers={'Content-Type': 'application/json'})
-        with urllib.request.urlopen(request, context=self.ssl) as answer:  # noqa: S310 - our own simulator
-            return json.load(answer)['data']
-
-    def guests(self):
-        guests = self.admin('GET', '/_pvesim/state').get('guests') or []
-        return list(guests.values()) if isinstance(guests, dict) else guests
-
-    def stop(self):
-        subprocess.run(['pvesim', 'stop', '--state-dir', self.dir], check=False, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def run_playbook(sim, workdir, forks):
@@ -110,7 +79,7 @@ def main():
     with open(os.path.join(workdir, 'inventory.ini'), 'w') as fh:
         fh.write('[fleet]\n' + ''.join('c%02d\n' % i for i in range(1, args.guests + 1)))
         fh.write('\n[fleet:vars]\nansible_python_interpreter=%s\n' % sys.executable)
-    sim = Sim(nodes=3)
+    sim = Sim(nodes=3, prefix='pvesim-chaos-')
     try:
         # a 502 before the call is carried out, a 502 after it (a proxy that stopped waiting), a reset
         # connection; the lost answers last, so that a create refused by one of those does not use one up

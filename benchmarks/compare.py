@@ -24,50 +24,15 @@ import json
 import os
 import re
 import shutil
-import ssl
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
+
+from pvesim_run import Sim
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OURS, PEER = 'pve.cloud', 'community.proxmox'
-
-
-# -- pvesim -----------------------------------------------------------------------------------------
-
-class Sim(object):
-    def __init__(self, guests, nodes, latency_ms):
-        self.dir = tempfile.mkdtemp(prefix='pvesim-compare-')
-        subprocess.run(['pvesim', 'serve', '--port', '0', '--state-dir', self.dir, '--nodes', str(nodes),
-                        '--guests', str(guests), '--time-scale', '0', '--detach'], check=True,
-                       stdout=subprocess.DEVNULL)
-        with open(os.path.join(self.dir, 'connection.json')) as fh:
-            self.conn = json.load(fh)
-        self.ssl = ssl.create_default_context(cafile=self.conn['ca_path'])
-        if latency_ms:
-            self.admin('POST', '/_pvesim/faults', {'path': '.*', 'kind': 'latency', 'ms': latency_ms, 'count': None})
-
-    def admin(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.conn['url'] + path, data=data, method=method,
-                                         headers={'Content-Type': 'application/json'})
-        with urllib.request.urlopen(request, context=self.ssl) as answer:  # noqa: S310 - our own simulator
-            return json.load(answer)['data']
-
-    def calls(self):
-        counters = self.admin('GET', '/_pvesim/counters')
-        return counters['reads'] + counters['writes'] + counters['logins'], counters['writes']
-
-    def guests(self):
-        guests = self.admin('GET', '/_pvesim/state').get('guests') or []
-        return list(guests.values()) if isinstance(guests, dict) else guests
-
-    def stop(self):
-        subprocess.run(['pvesim', 'stop', '--state-dir', self.dir], check=False, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 # -- running one side -------------------------------------------------------------------------------
@@ -110,7 +75,9 @@ class Result(object):
             return 'FAILED (%s)' % first_error(self.out + self.err)
         text = '%.2f s, %d call%s' % (self.wall, self.calls, '' if self.calls == 1 else 's')
         if memory:
-            text += ', %.1f s CPU, %.0f MB' % (self.cpu, self.rss)
+            text += ', %.2f s CPU, %.0f MB' % (self.cpu, self.rss)
+            if getattr(self, 'runs', 1) > 1:
+                text += ' (median of %d runs)' % self.runs
         return text
 
 
@@ -188,7 +155,12 @@ def median_result(results):
     if not ok:
         return results[0]
     ok.sort(key=lambda r: r.wall)
-    return ok[len(ok) // 2]
+    median = ok[len(ok) // 2]
+    # the CPU figure is the median of the runs' CPU times, which load from others moves far less than the wall times
+    cpus = sorted(r.cpu for r in ok)
+    median.cpu = cpus[len(cpus) // 2]
+    median.runs = len(ok)
+    return median
 
 
 class Table(object):
@@ -209,18 +181,19 @@ class Table(object):
 def bench_inventory(table, sides, args, workdir):
     memory = {}
     for size in args.sizes:
-        sim = Sim(size, args.nodes, args.latency_ms)
+        sim = Sim(args.nodes, size, args.latency_ms, prefix='pvesim-compare-')
         try:
             peer_facts = None
             for mode, options in OUR_MODES:
-                repeat = args.repeat if mode == 'no per-guest facts' else 1
+                repeat = args.repeat if mode == 'no per-guest facts' else args.repeat_facts
                 ours_runs, peer_runs = [], []
                 run_peer = PEER in sides and (mode == 'no per-guest facts' or peer_facts is None)
                 if run_peer and mode != 'no per-guest facts' and size > args.peer_facts_max:
                     run_peer = False
-                for _run in range(repeat):
+                for run in range(repeat):
                     ours_runs.append(run_inventory(sides[OURS], sim, workdir, 'inv', options))
-                    if run_peer:
+                    # the peer's per-guest facts run once (90 s at 2,000 guests) and stand for both per-guest rows
+                    if run_peer and (mode == 'no per-guest facts' or run == 0):
                         peer_runs.append(run_inventory(sides[PEER], sim, workdir, 'inv', PEER_MODES[mode]))
                 ours = median_result(ours_runs)
                 peer = median_result(peer_runs) if peer_runs else None
@@ -318,7 +291,7 @@ def run_playbook(side, sim, path, inventory='localhost,', forks=5):
 
 
 def bench_modules(table, sides, args, workdir):
-    sim = Sim(0, args.nodes, args.latency_ms)
+    sim = Sim(args.nodes, 0, args.latency_ms, prefix='pvesim-compare-')
     try:
         vmids = {OURS: 200, PEER: 300}
         steps = (('VM create', 1024, False), ('VM no-op (same task again)', 1024, False),
@@ -378,31 +351,36 @@ def race(table, sides, sim, workdir):
 # -- client overhead --------------------------------------------------------------------------------
 
 def bench_client(args):
-    """Per-call cost of the shared client (requests via proxmoxer's session) vs http.client, same keep-alive."""
-    sim = Sim(8, args.nodes, 0)
+    """CPU per call of the shared client next to a requests session and a bare http.client connection (keep-alive)."""
+    sim = Sim(args.nodes, 8, prefix='pvesim-compare-')
     try:
         code = r'''
 import http.client, json, ssl, sys, time
+import requests
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEClient
 conn = json.load(open(sys.argv[1])); n = int(sys.argv[2])
 client = PVEClient(conn['host'], conn['port'], api_token_id=conn['token_id'], api_token_secret=conn['token_secret'],
                    ca_path=conn['ca_path'])
 vm = [g for g in client.get('/cluster/resources', type='vm') if g['type'] == 'qemu'][0]
 path = '/nodes/%s/qemu/%s/config' % (vm['node'], vm['vmid'])
-for _ in range(50): client.get(path)
-t = time.process_time(); w = time.perf_counter()
-for _ in range(n): client.get(path)
-ours = (time.process_time() - t) / n * 1000, (time.perf_counter() - w) / n * 1000
-h = http.client.HTTPSConnection(conn['host'], conn['port'], context=ssl.create_default_context(cafile=conn['ca_path']))
 hdr = {'Authorization': 'PVEAPIToken=%s=%s' % (conn['token_id'], conn['token_secret'])}
-def get():
+session = requests.Session()
+session.headers.update(hdr)
+h = http.client.HTTPSConnection(conn['host'], conn['port'], context=ssl.create_default_context(cafile=conn['ca_path']))
+def bare():
     h.request('GET', '/api2/json' + path, headers=hdr); r = h.getresponse(); json.loads(r.read())
-for _ in range(50): get()
-t = time.process_time(); w = time.perf_counter()
-for _ in range(n): get()
-lean = (time.process_time() - t) / n * 1000, (time.perf_counter() - w) / n * 1000
-print('client CPU per call: PVEClient (requests) %.2f ms, http.client %.2f ms; wall %.2f vs %.2f ms' % (
-    ours[0], lean[0], ours[1], lean[1]))
+ways = dict(PVEClient=lambda: client.get(path),
+            requests=lambda: session.get(conn['url'] + '/api2/json' + path, verify=conn['ca_path']).json(),
+            bare=bare)
+figures = {}
+for name, call in ways.items():
+    for _ in range(50): call()
+    t = time.process_time(); w = time.perf_counter()
+    for _ in range(n): call()
+    figures[name] = ((time.process_time() - t) / n * 1000, (time.perf_counter() - w) / n * 1000)
+print('client CPU per call: PVEClient %.2f ms, requests.Session %.2f ms, bare http.client %.2f ms; wall %s' % (
+    figures['PVEClient'][0], figures['requests'][0], figures['bare'][0],
+    ' / '.join('%.2f' % figures[k][1] for k in ('PVEClient', 'requests', 'bare'))))
 '''
         env = dict(os.environ, PYTHONPATH=os.environ.get('ANSIBLE_COLLECTIONS_PATH', ''))
         proc = subprocess.run([sys.executable, '-c', code, os.path.join(sim.dir, 'connection.json'), '1000'],
@@ -418,13 +396,14 @@ def main():
     parser.add_argument('--nodes', type=int, default=3)
     parser.add_argument('--latency-ms', type=float, default=5)
     parser.add_argument('--repeat', type=int, default=3, help='runs of each quick inventory figure (median)')
+    parser.add_argument('--repeat-facts', type=int, default=1, help='runs of pve.cloud with per-guest facts (median)')
     parser.add_argument('--peer-facts-max', type=int, default=2000,
                         help="largest cluster on which the peer's per-guest facts run: 3 calls per guest one after "
                              "another, about 10 minutes at 10,000 guests")
     parser.add_argument('--full', action='store_true', help="the peer's per-guest facts at every size")
     parser.add_argument('--cache-size', type=int, default=2000)
     parser.add_argument('--concurrency-size', type=int, default=2000)
-    parser.add_argument('--concurrency', default='4,16')
+    parser.add_argument('--concurrency', default='4,8,16')
     parser.add_argument('--peer-venv', default=os.path.join(ROOT, '.work', 'bench-peer'))
     parser.add_argument('--quick', action='store_true', help='200 and 2,000 guests only')
     parser.add_argument('--skip', default='', help='comma-separated: inventory, modules, client')

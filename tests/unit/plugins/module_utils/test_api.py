@@ -6,7 +6,11 @@
 
 from __future__ import annotations
 
+import base64
+import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import certifi
 import pytest
@@ -170,7 +174,7 @@ def test_exhausted_login_retry_is_reported_as_transient(pvesim):
 def test_old_ticket_is_renewed_with_itself(pvesim):
     client = password_client(pvesim)
     client.get('/version')
-    client.session.auth.birth_time -= client.session.auth.renew_age
+    client._auth.birth_time -= client._auth.renew_age
     create_vm(client, vmid=102)
     tickets = calls_to(pvesim, '/access/ticket', 'POST')
     assert len(tickets) == 2 and tickets[1]['params']['password'] == '**********'
@@ -198,6 +202,103 @@ def test_untrusted_certificate_on_password_login(pvesim, monkeypatch):
     with pytest.raises(PVEError) as err:
         password_client(pvesim, ca_path=None).get('/version')
     assert err.value.kind == 'tls'
+
+
+def test_https_proxy_is_a_verified_tunnel(pvesim, monkeypatch):
+    with _ConnectProxy() as proxy:
+        monkeypatch.setenv('HTTPS_PROXY', 'http://user:secret@127.0.0.1:%d' % proxy.port)
+        monkeypatch.delenv('NO_PROXY', raising=False)
+        monkeypatch.delenv('no_proxy', raising=False)
+        assert connect(pvesim).get('/version')['release']
+    assert proxy.requests == ['CONNECT %s:%s' % (pvesim.host, pvesim.port)]
+    assert proxy.authorization == 'Basic ' + base64.b64encode(b'user:secret').decode()
+
+
+def test_no_proxy_bypasses_the_proxy(pvesim, monkeypatch):
+    with _ConnectProxy() as proxy:
+        monkeypatch.setenv('HTTPS_PROXY', 'http://127.0.0.1:%d' % proxy.port)
+        monkeypatch.setenv('NO_PROXY', pvesim.host)
+        assert connect(pvesim).get('/version')['release']
+    assert proxy.requests == []
+
+
+class _ConnectProxy(object):
+    """A CONNECT-only HTTP proxy on a free port, enough to see that the client tunnels through it."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(('127.0.0.1', 0))
+        self.listener.listen(5)
+        self.port = self.listener.getsockname()[1]
+        self.requests, self.authorization = [], None
+
+    def __enter__(self):
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def __exit__(self, *_exc):
+        self.listener.close()
+
+    def _serve(self):
+        try:
+            client, _addr = self.listener.accept()
+        except OSError:
+            return
+        head = b''
+        while b'\r\n\r\n' not in head:
+            head += client.recv(4096)
+        lines = head.decode().split('\r\n')
+        self.requests.append(lines[0].rsplit(' ', 1)[0])
+        for line in lines[1:]:
+            if line.lower().startswith('proxy-authorization:'):
+                self.authorization = line.split(':', 1)[1].strip()
+        host, port = lines[0].split()[1].rsplit(':', 1)
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b'HTTP/1.1 200 Connection established\r\n\r\n')
+        for one, other in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pipe, args=(one, other), daemon=True).start()
+
+
+def _pipe(source, target):
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+# -- connections ------------------------------------------------------------------------------
+
+
+def test_threads_each_keep_one_connection(pvesim):
+    client = connect(pvesim)
+    client.get('/version')
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _n: client.get('/nodes/pve1/status')['cpuinfo'], range(80)))
+    assert len(answers) == 80
+    # the main thread's and at most one per worker, each reused for its calls
+    assert 2 <= len(client._connections) <= 9
+    client.close()
+    assert client._connections == [] and client.get('/version')['release']
+
+
+def test_a_connection_the_server_closed_is_replaced_before_a_write(pvesim):
+    client = connect(pvesim)
+    client.get('/version')
+    # the server side of the idle keep-alive connection goes away, as pveproxy's does after a while
+    client._local.conn.sock.shutdown(socket.SHUT_WR)
+    time.sleep(0.2)
+    assert parse_upid(client.post('/nodes/pve1/qemu', vmid=160))
+    assert len(calls_to(pvesim, '/nodes/pve1/qemu', 'POST')) == 1 and client.writes == 1
 
 
 # -- PVE errors -------------------------------------------------------------------------------

@@ -54,11 +54,12 @@ options:
       - C(name) (required) - name of the guest, or of the group with C(count).
       - C(count) - number of guests, named C(NAME-01) ... (see O(index_width)); V(0) removes them all.
       - C(kind) - V(vm) (default, managed with M(pve.cloud.qemu)) or V(container) (M(pve.cloud.lxc); created from
-        C(ostemplate) or cloned from a container template with C(clone); C(image) is for VMs only).
+        C(ostemplate) or cloned from a container template with C(clone) or C(image)).
       - C(node) - V(auto) (default) or a node name. C(nodes) - the nodes V(auto) may choose from.
       - C(anti_affinity) - place members of the group on different nodes when possible (default V(false)).
       - C(clone) - name or VMID of the template to clone. C(image) - instead of C(clone), the name of a golden image
-        built by the P(pve.cloud.golden_image#role) role; the newest version (template tagged C(golden-IMAGE)) is used.
+        built by the P(pve.cloud.golden_image#role) role; the newest version (a template of the group's kind tagged
+        C(golden-IMAGE)) is used.
       - C(memory) (MiB) and C(cores) - sizes, also used for placement (default - those of the clone source).
       - C(state) - V(started) (default), V(present) or V(stopped).
       - C(tags) - more tags; the fleet tag is always added.
@@ -70,7 +71,8 @@ options:
   defaults:
     description:
       - Keys applied to every group that does not set them (for example C(image), C(networks), C(storage)), as far as the
-        group's kind has them (C(ciuser) or C(image) reach only VM groups, C(ostemplate) only container groups).
+        group's kind has them (C(ciuser) or C(image) reach only VM groups, C(ostemplate) only container groups; a
+        container group names its golden image itself).
     type: dict
     default: {}
   state:
@@ -259,6 +261,7 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.pve.cloud.plugins.module_utils import golden
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEClient, PVEError, api_argument_spec
 
@@ -281,7 +284,6 @@ KINDS = dict(vm=dict(type='qemu', module='pve.cloud.qemu', keys=QEMU_KEYS),
 STATES = ('started', 'present', 'stopped')
 SECRET_KEYS = frozenset(('cipassword', 'password'))
 NAME_RE = re.compile(r'^[a-z0-9]([a-z0-9-]*[a-z0-9])?$', re.IGNORECASE)
-CTIME_RE = re.compile(r'(?:^|,)ctime=(\d+)')
 DEFAULT_MEMORY_MIB = 512
 # capacity of a node PVE shows without memory figures (the token lacks Sys.Audit there): 1 PiB
 UNKNOWN_CAPACITY = 1024 ** 5
@@ -322,6 +324,7 @@ def check_groups(groups, defaults):
         # a default only reaches the groups whose kind has that key (ciuser is for VMs, ostemplate for containers)
         accepted = PLAN_KEYS | KINDS[kind]['keys'] if kind in KINDS else set(defaults)
         if kind == 'container':
+            # a default image names a VM golden image
             accepted = accepted - set(['image'])
         if 'clone' in group or 'image' in group:
             # the group's own source replaces the default one
@@ -348,9 +351,6 @@ def check_groups(groups, defaults):
         if unknown:
             raise PlanError("%s: unknown key '%s' for kind %s: a group has %s" % (where, unknown[0], kind, ', '.join(
                 sorted(PLAN_KEYS | KINDS[kind]['keys']))))
-        if kind == 'container' and group.get('image'):
-            raise PlanError('%s: image is for VMs (golden images are VM templates): give a container template with '
-                            'clone, or ostemplate' % where)
         if group.get('state', 'started') not in STATES:
             raise PlanError("%s: state '%s' is not a fleet state: use %s (state: absent of the role removes the "
                             "fleet)" % (where, group['state'], ', '.join(STATES)))
@@ -519,7 +519,7 @@ class Planner(object):
     def source(self, group):
         """The resources entry of the clone source, None without one, or a message why it cannot be used."""
         if group.get('image'):
-            return self.image(group['image'])
+            return self.image(group['image'], KINDS[group.get('kind', 'vm')]['type'])
         clone = group.get('clone')
         if clone is None:
             return None
@@ -532,24 +532,21 @@ class Planner(object):
                        else 'does not exist in the cluster or is not visible (grant VM.Audit on it)'))
         return found[0]
 
-    def image(self, image):
-        if image not in self.images:
+    def image(self, image, kind):
+        """The newest version of a golden image of this kind (qemu or lxc), or a message why there is none."""
+        if (image, kind) not in self.images:
             tag = ('golden-%s' % image).lower()
-            versions = [e for e in self.cluster.guests if int(e.get('template') or 0) and e.get('type') == 'qemu'
+            versions = [e for e in self.cluster.guests if int(e.get('template') or 0) and e.get('type') == kind
                         and tag in ps.parse_tags(e.get('tags'))]
             if not versions:
-                self.images[image] = ("golden image '%s' does not exist: no template carries the tag %s (build it with "
-                                      "the pve.cloud.golden_image role)" % (image, tag))
+                found = "no %s template carries the tag %s" % ('container' if kind == 'lxc' else 'VM', tag)
+                self.images[image, kind] = ("golden image '%s' does not exist: %s (build it with the "
+                                            "pve.cloud.golden_image role)" % (image, found))
             elif len(versions) == 1:
-                self.images[image] = versions[0]
+                self.images[image, kind] = versions[0]
             else:
-                self.images[image] = max(versions, key=self.ctime)
-        return self.images[image]
-
-    def ctime(self, entry):
-        config = self.read_config(entry) or {}
-        match = CTIME_RE.search(str(config.get('meta') or ''))
-        return (int(match.group(1)) if match else 0, int(entry['vmid']))
+                self.images[image, kind] = max(versions, key=lambda e: golden.created(self.read_config(e), e['vmid']))
+        return self.images[image, kind]
 
     def choose(self, group, name, memory, cores):
         """The node for a new guest, or None (with a failure recorded)."""
@@ -660,7 +657,8 @@ def main():
         groups = check_groups(p['groups'], p['defaults'])
         nodes = client.get('/nodes') or []
         guests = client.get('/cluster/resources', type='vm') or []
-        planner = Planner(p, nodes, guests, lambda e: client.get('/nodes/%s/qemu/%s/config' % (e['node'], e['vmid'])))
+        planner = Planner(p, nodes, guests,
+                          lambda e: client.get('/nodes/%s/%s/%s/config' % (e['node'], e.get('type', 'qemu'), e['vmid'])))
         planner.plan(groups)
         result = planner.report()
     except PlanError as err:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from ansible_collections.pve.cloud.plugins.filter.fleet import cluster_summary, fleet_results, removal_failures, table
-from ansible_collections.pve.cloud.plugins.filter.golden_image import golden_old_versions, linked_to
+from ansible_collections.pve.cloud.plugins.filter.golden_image import appliance_version, golden_old_versions, linked_to
 
 PLAN = {'tag': 'fleet-shop', 'failures': [{'guest': 'db', 'node': None, 'step': 'plan', 'message': 'not ours'}]}
 
@@ -73,3 +73,22 @@ def test_old_versions_by_creation_time_and_linked_guests():
     guests = [{'vmid': 200, 'name': 'app', 'config': {'scsi0': 'shared:101/base-101-disk-0.qcow2/200/vm-200-disk-0.qcow2'}},
               {'vmid': 201, 'name': 'db', 'config': {'scsi0': 'local-lvm:vm-201-disk-0'}}]
     assert linked_to(guests, 101) == ['app'] and linked_to(guests, 103) == []
+
+
+def test_container_versions_by_build_time_and_linked_containers():
+    def version(vmid, built):
+        return {'vmid': vmid, 'config': {'description': 'pve.cloud golden image ct version x from local:vztmpl/x, '
+                                                        'built %s' % built}}
+    # PVE reuses free VMIDs: 100 was built last although its VMID is the lowest
+    versions = [version(100, '2026-12-02T10:00:02Z'), version(101, '2026-12-02T10:00:01Z'),
+                version(102, '2026-12-01T23:59:59Z'), {'vmid': 103, 'config': {'description': 'by hand'}}]
+    assert [v['vmid'] for v in golden_old_versions(versions, 105, 2)] == [101, 102, 103]
+    containers = [{'vmid': 200, 'name': 'cache', 'config': {'rootfs': 'local-lvm:base-101-disk-0/vm-200-disk-0,size=8G'}},
+                  {'vmid': 201, 'name': 'other', 'config': {'rootfs': 'local-lvm:vm-201-disk-0,size=8G'}}]
+    assert linked_to(containers, 101) == ['cache'] and linked_to(containers, 100) == []
+
+
+def test_appliance_version():
+    assert appliance_version('local:vztmpl/debian-13-standard_13.2-1_amd64.tar.zst') == '13.2-1'
+    assert appliance_version('alpine-3.22-default_20250617_amd64.tar.xz') == '20250617'
+    assert appliance_version('local:vztmpl/my-own.tar.gz') == ''

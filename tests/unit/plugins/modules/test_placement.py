@@ -30,7 +30,7 @@ def plan(sim, groups, defaults=None, token=None, **overrides):
     client = PVEClient(api_host=sim.host, api_port=sim.port, ca_path=sim.ca_path, api_token_id=token_id,
                        api_token_secret=secret)
     planner = Planner(params(**overrides), client.get('/nodes'), client.get('/cluster/resources', type='vm'),
-                      lambda e: client.get('/nodes/%s/qemu/%s/config' % (e['node'], e['vmid'])))
+                      lambda e: client.get('/nodes/%s/%s/%s/config' % (e['node'], e['type'], e['vmid'])))
     planner.plan(check_groups(groups, defaults or {}))
     return planner.report()
 
@@ -137,12 +137,31 @@ def test_image_is_the_newest_golden_version(pvesim):
     assert "golden image 'nope' does not exist" in report['failures'][0]['message']
 
 
+def test_container_image_is_the_newest_container_version(pvesim):
+    def version(vmid, name, built):
+        return {'type': 'lxc', 'vmid': vmid, 'node': 'pve1', 'name': name, 'template': 1,
+                'config': {'hostname': name, 'memory': 256, 'rootfs': 'shared:2', 'tags': 'golden;golden-deb',
+                           'description': 'pve.cloud golden image deb version x, built %s' % built}}
+
+    # containers have no meta: the build time in the description decides, not the VMID; the VM version is newer
+    # still but is no container
+    vm = dict(TEMPLATE, vmid=9003, name='deb-vm',
+              config=dict(TEMPLATE['config'], tags='golden-deb', meta='creation-qemu=9.2.0,ctime=1900000000'))
+    pvesim.load_scenario({'guests': [version(8001, 'deb-b', '2026-12-02T10:00:00Z'), vm,
+                                     version(8002, 'deb-a', '2026-12-01T10:00:00Z')]})
+    report = plan(pvesim, [{'name': 'ct', 'kind': 'container', 'count': 1, 'image': 'deb'}, {'name': 'vm', 'image': 'deb'}])
+    assert [(g['name'], g['module'], g['source']) for g in report['guests']] == [
+        ('ct-01', 'pve.cloud.lxc', 8001), ('vm', 'pve.cloud.qemu', 9003)]
+    assert report['guests'][0]['args']['clone'] == '8001'
+    report = plan(pvesim, [{'name': 'ct', 'kind': 'container', 'image': 'nope'}])
+    assert "no container template carries the tag golden-nope" in report['failures'][0]['message']
+
+
 @pytest.mark.parametrize('groups, message', [
     ([{'count': 2}], 'groups[0]: every group needs a name'),
     ([{'name': 'web_1'}], "name 'web_1' is not a DNS name"),
     ([{'name': 'a'}, {'name': 'a'}], "group 'a' is declared twice"),
     ([{'name': 'a', 'kind': 'pod'}], "kind 'pod' is unknown: use vm or container"),
-    ([{'name': 'a', 'kind': 'container', 'image': 'x'}], 'image is for VMs'),
     ([{'name': 'a', 'kind': 'container', 'disks': {}}], "unknown key 'disks' for kind container"),
     ([{'name': 'a', 'count': -1}], 'count must be a whole number'),
     ([{'name': 'a', 'image': 'x', 'clone': 'y'}], 'set image or clone, not both'),

@@ -44,7 +44,7 @@ class Settings(object):
 
     def __init__(self, metric='memory', mode='assigned', threshold=10, exclude_nodes=(), maintenance=(),
                  maintenance_end=(), balance=True, kinds=('qemu', 'lxc'), tag_prefix='rebalance-', max_moves=50,
-                 parallel=2, parallel_per_node=1):
+                 parallel=2, parallel_per_node=2):
         self.metric = metric
         self.mode = mode
         self.threshold = threshold / 100.0
@@ -65,7 +65,7 @@ class Settings(object):
 def check_settings(settings, nodes):
     """Fail on bad input before anything is planned (and so before any write)."""
     if not 0 <= settings.threshold * 100 <= 100:
-        raise PlanInputError('threshold', 'threshold is a percentage of node capacity: give 0 to 100, not %g'
+        raise PlanInputError('threshold', 'a percentage of node capacity: give 0 to 100, not %g'
                              % (settings.threshold * 100))
     for param, value in (('max_moves', settings.max_moves), ('parallel', settings.parallel),
                          ('parallel_per_node', settings.parallel_per_node)):
@@ -366,7 +366,7 @@ class Planner(object):
                 dest.load += load
                 dest.used_mem += g.mem
             self.moves.append(dict(vmid=g.vmid, guest=g.name, kind=g.kind, source=g.node, target=target, why=why,
-                                   running=g.running, ha=g.ha is not None, tags=tags))
+                                   running=g.running, ha=g.ha is not None, tags=tags, group=min(unit)))
             g.node = target
 
     def spread(self):
@@ -448,7 +448,19 @@ class Planner(object):
         return (min(options)[2] if options else None), reasons
 
     def repair(self):
-        """Pinned guests onto their nodes, and anti-affinity groups apart, before any balancing."""
+        """Affinity groups onto one node, pinned guests onto their nodes, and anti-affinity groups apart, before any
+        balancing."""
+        for unit in self.units:
+            nodes = [self.guests[v].node for v in unit]
+            if len(set(nodes)) < 2 or any(self.movable(self.guests[v]) for v in unit) or self.moved() & set(unit):
+                continue
+            # where most of the group is already (a wave that moved part of it, or a new member); of those, the
+            # least loaded afterwards, which is where the balancing that split it was heading
+            prefer = [n for n in set(nodes) if nodes.count(n) == max(nodes.count(m) for m in nodes)]
+            target, _ = self.best_target(unit, prefer=prefer)
+            if target is not None:
+                self.move(unit, target, 'affinity %s' % ', '.join(sorted(set(
+                    t for v in unit for t in self.guests[v].affinity))) or 'HA rule')
         for g in sorted(self.guests.values(), key=lambda g: g.vmid):
             if self.movable(g) or g.vmid in self.moved():
                 continue
@@ -525,18 +537,41 @@ class Planner(object):
 
 
 def waves(moves, parallel, per_node):
-    """Moves split into waves of at most `parallel`, each node the source or target of at most `per_node` moves
-    of a wave; the order of the plan is kept within the waves (lists of indexes into `moves`)."""
-    out, left = [], list(range(len(moves)))
-    while left:
-        wave, busy = [], {}
-        for i in list(left):
-            ends = set([moves[i]['source'], moves[i]['target']])
-            if len(wave) < parallel and all(busy.get(n, 0) < per_node for n in ends):
-                wave.append(i)
-                left.remove(i)
-                for n in ends:
-                    busy[n] = busy.get(n, 0) + 1
-        out.append(wave)
-    return out
+    """Moves split into waves of at most `parallel`, each node the source or target of at most `per_node` moves of
+    a wave, the moves of one affinity group (`group`) in one wave where the bounds allow (else as much as they
+    allow, the rest in the next waves); the order of the plan is kept (lists of indexes into `moves`)."""
+    blocks = []
+    for i, move in enumerate(moves):
+        if blocks and move.get('group') is not None and moves[blocks[-1][-1]].get('group') == move['group']:
+            blocks[-1].append(i)
+        else:
+            blocks.append([i])
 
+    def ends(indexes):
+        count = {}
+        for i in indexes:
+            for n in set([moves[i]['source'], moves[i]['target']]):
+                count[n] = count.get(n, 0) + 1
+        return count
+
+    def fits(wave, indexes):
+        busy, more = ends(wave), ends(indexes)
+        return len(wave) + len(indexes) <= parallel and all(busy.get(n, 0) + c <= per_node for n, c in more.items())
+
+    out = []
+    while blocks:
+        wave = []
+        for block in blocks:
+            if fits(wave, block):
+                wave.extend(block)
+        if not wave:
+            # a group larger than the bounds: its first moves now, the others in the next waves
+            wave = blocks[0][:1]
+            for i in blocks[0][1:]:
+                if not fits(wave, [i]):
+                    break
+                wave.append(i)
+        blocks = [[i for i in b if i not in wave] for b in blocks]
+        blocks = [b for b in blocks if b]
+        out.append(sorted(wave))
+    return out

@@ -108,7 +108,7 @@ options:
   parallel_per_node:
     description: How many migrations of one wave may leave or reach the same node.
     type: int
-    default: 1
+    default: 2
 notes:
   - A guest goes only where its configured memory fits into the node's free memory (C(maxmem) minus C(mem) of the node,
     the planned moves counted).
@@ -291,7 +291,7 @@ def main():
         tag_prefix=dict(type='str', default='rebalance-'),
         max_moves=dict(type='int', default=50),
         parallel=dict(type='int', default=2),
-        parallel_per_node=dict(type='int', default=1),
+        parallel_per_node=dict(type='int', default=2),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     RebalancePlanModule(module).run()

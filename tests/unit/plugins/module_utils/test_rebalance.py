@@ -190,3 +190,18 @@ def test_waves_bound_parallel_and_per_node():
     assert waves(moves, 4, 2) == [[0, 1, 2, 3]]
     assert waves(moves, 1, 5) == [[0], [1], [2], [3]]
     assert collections.Counter(len(w) for w in waves(moves * 3, 3, 2)) == collections.Counter({3: 4})
+    # an affinity group goes in one wave, or, larger than the bounds, over consecutive waves
+    grouped = [dict(source='a', target='b'), dict(source='a', target='c', group=7), dict(source='a', target='c', group=7)]
+    assert waves(grouped, 2, 2) == [[0], [1, 2]]
+    assert waves(grouped, 3, 3) == [[0, 1, 2]]
+    assert waves(grouped, 2, 1) == [[0], [1], [2]]
+
+
+def test_a_split_affinity_group_is_gathered_first(pvesim):
+    # a wave moved one member of the group: the next plan brings the other one after it
+    pvesim.load_scenario({'guests': [vm(100, tags='rebalance-affinity-app', node='pve3'),
+                                     vm(101, tags='rebalance-affinity-app'), vm(102), vm(103)]})
+    report = plan(pvesim)
+    assert report['moves'][0] == dict(vmid=101, guest='vm101', kind='qemu', source='pve1', target='pve3',
+                                      why='affinity rebalance-affinity-app', running=True, ha=False, tags=None,
+                                      group=100)

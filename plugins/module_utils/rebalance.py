@@ -431,7 +431,7 @@ class Planner(object):
                 self.move((v,), target, 'maintenance of %s' % g.node, tags=tags)
 
     def stay(self, g, why):
-        self.unplaced.append(dict(vmid=g.vmid, guest=g.name, kind=g.kind, node=g.node, why=why))
+        self.unplaced.append(dict(vmid=g.vmid, guest=g.name, kind=g.kind, node=g.node, running=g.running, why=why))
 
     def best_target(self, unit, prefer=(), relax_pins=False):
         """The eligible node `unit` fits best on (one of `prefer` first, then the least loaded afterwards)."""

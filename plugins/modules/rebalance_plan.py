@@ -206,11 +206,11 @@ nodes:
   sample: [{node: pve1, status: online, eligible: true, capacity: 68719476736, load_before: 25769803776,
             load_after: 12884901888, percent_before: 37.5, percent_after: 18.8, guests_before: 6, guests_after: 3}]
 unplaced:
-  description: Guests that must leave a node in maintenance but cannot, with C(vmid), C(guest), C(kind), C(node) and C(why).
+  description: Guests that must leave a node in maintenance but cannot, with C(vmid), C(guest), C(kind), C(node), C(running) and C(why).
   returned: always
   type: list
   elements: dict
-  sample: [{vmid: 9000, guest: debian-13, kind: qemu, node: pve2, why: template}]
+  sample: [{vmid: 9000, guest: debian-13, kind: qemu, node: pve2, running: false, why: template}]
 mean_percent:
   description: The mean load of the eligible nodes, in percent of their capacity.
   returned: always

@@ -156,7 +156,7 @@ def test_maintenance_empties_the_node_and_its_end_brings_the_guests_back(pvesim)
     assert sorted(m['vmid'] for m in report['moves']) == [100, 101, 102]
     assert all(m['target'] != 'pve2' and 'rebalance-home-pve2' in m['tags'] for m in report['moves'])
     assert [m['tags'] for m in report['moves'] if m['vmid'] == 102] == [['web', 'rebalance-home-pve2']]
-    assert report['unplaced'] == [dict(vmid=104, guest='vm104', kind='qemu', node='pve2', why='template')]
+    assert report['unplaced'] == [dict(vmid=104, guest='vm104', kind='qemu', node='pve2', running=False, why='template')]
     assert per_node(report)['pve2'] == 1
     carry_out(pvesim, report)
     assert plan(pvesim, maintenance=['pve2'])['moves'] == []

@@ -213,7 +213,7 @@ def parse_priorities(text):
     """'pve1:2,pve2' -> {'pve1': 2, 'pve2': 0} (PVE's default priority is 0)."""
     out = {}
     for part in str(text or '').split(','):
-        name, _, prio = part.strip().partition(':')
+        name, dummy, prio = part.strip().partition(':')
         if name:
             out[name] = int(prio) if prio.strip().isdigit() else 0
     return out
@@ -457,7 +457,7 @@ class Planner(object):
             # where most of the group is already (a wave that moved part of it, or a new member); of those, the
             # least loaded afterwards, which is where the balancing that split it was heading
             prefer = [n for n in set(nodes) if nodes.count(n) == max(nodes.count(m) for m in nodes)]
-            target, _ = self.best_target(unit, prefer=prefer)
+            target = self.best_target(unit, prefer=prefer)[0]
             if target is not None:
                 self.move(unit, target, 'affinity %s' % ', '.join(sorted(set(
                     t for v in unit for t in self.guests[v].affinity))) or 'HA rule')
@@ -466,7 +466,7 @@ class Planner(object):
                 continue
             allowed, why = self.allowed(g)
             if why and g.node not in allowed and allowed:
-                target, _ = self.best_target(g.unit)
+                target = self.best_target(g.unit)[0]
                 if target in allowed:
                     self.move(g.unit, target, why)
         for g in sorted(self.guests.values(), key=lambda g: -g.vmid):
@@ -475,7 +475,7 @@ class Planner(object):
                      if any(self.guests[o].node == g.node for o in others)]
             if not clash or self.movable(g) or g.vmid in self.moved():
                 continue
-            target, _ = self.best_target(g.unit)
+            target = self.best_target(g.unit)[0]
             if target is not None:
                 self.move(g.unit, target, 'anti-affinity %s' % clash[0])
 
@@ -507,7 +507,7 @@ class Planner(object):
                             best = (key, unit, source.name, target)
             if best is None:
                 break
-            _, unit, source, target = best
+            unit, source, target = best[1:]
             self.move(unit, target, '%s %s above the mean %s' % (
                 'load' if len(unit) == 1 else 'affinity group load', self.percent(self.nodes[source].fraction()),
                 self.percent(mean)))

@@ -231,8 +231,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError, api_argument_spec
 from ansible_collections.pve.cloud.plugins.module_utils.base import InputError, PVEModule
-from ansible_collections.pve.cloud.plugins.module_utils.rebalance import (Planner, PlanInputError, Settings,
-                                                                           check_settings)
+from ansible_collections.pve.cloud.plugins.module_utils.rebalance import (
+    Planner, PlanInputError, Settings, check_settings)
 
 SETTINGS = ('metric', 'mode', 'threshold', 'exclude_nodes', 'maintenance', 'maintenance_end', 'balance', 'kinds',
             'tag_prefix', 'max_moves', 'parallel', 'parallel_per_node')

@@ -16,8 +16,13 @@ description:
   - With O(rule), manages a PVE 9 HA rule instead, over guests that are HA resources already; O(nodes) makes it a
     node affinity rule (which nodes, with priorities), O(affinity) a resource affinity rule (keep the guests on
     one node, or apart).
-  - PVE 8 clusters (read from C(/version)) have HA groups instead of rules; this module manages their HA
-    resources but refuses O(rule) there, naming the version.
+  - PVE 8 clusters (read from C(/version)) have HA groups instead of rules. There a node affinity rule is
+    kept as an HA group - O(nodes) with their priorities, O(strict) as C(restricted), O(failback) as
+    C(nofailback) inverted - and the C(group) of each of its O(resources), so one playbook serves both versions.
+    The group is named after O(rule) without a leading C(ha-group-), because PVE 9 migrates group C(G) into rule
+    C(ha-group-G), so O(rule=ha-group-G) names the same object before and after the upgrade.
+  - On PVE 8, resource affinity (O(affinity)), a disabled rule (O(enabled=false)) and a resource's own
+    O(failback) are refused before any write, naming the version.
 author:
   - pve.cloud developers (@pve-cloud)
 extends_documentation_fragment:
@@ -55,7 +60,10 @@ options:
     description: Relocations to other nodes after failed starts (PVE's default 1).
     type: int
   failback:
-    description: Move the guest back to its highest-priority node when that node returns (PVE's default true).
+    description:
+      - Move the guest back to its highest-priority node when that node returns (PVE's default true).
+      - PVE 9 keeps it per resource (set it with O(vmid) or O(name)); PVE 8 per group (set it with O(rule)); the
+        other combinations are refused before any write.
     type: bool
   comment:
     description: Comment of the resource or rule; V('') removes it.
@@ -107,6 +115,13 @@ EXAMPLES = r'''
     resources: [101, 102]
     affinity: negative
 
+- name: The same task on PVE 9 (rule ha-group-web) and PVE 8 (HA group web, restricted)
+  pve.cloud.ha:
+    rule: ha-group-web
+    resources: [web1, web2]
+    nodes: {pve1: 2, pve2: 1}
+    strict: true
+
 - name: Take web1 out of HA
   pve.cloud.ha:
     name: web1
@@ -120,12 +135,16 @@ sid:
   type: str
   sample: vm:101
 resource:
-  description: The HA resource after the task (as planned in check mode); absent when removed.
+  description:
+    - The HA resource after the task (as planned in check mode); absent when removed.
+    - C(failback) on PVE 9; on PVE 8 C(group) instead, when a node affinity rule put the guest in one.
   returned: when managing a resource
   type: dict
   sample: {sid: "vm:101", state: started, max_restart: 1, max_relocate: 2, failback: true}
 rule:
-  description: The rule after the task (as planned in check mode); absent when removed.
+  description:
+    - The rule after the task (as planned in check mode); absent when removed.
+    - On PVE 8 also C(group) (the HA group's name) and C(failback) (the group's C(nofailback) inverted).
   returned: when managing a rule
   type: dict
   sample: {rule: web-nodes, type: node-affinity, resources: ["vm:101", "vm:102"], nodes: "pve1:2,pve2:1",
@@ -153,11 +172,21 @@ SID_RE = re.compile(r'^(vm|ct):(\d+)$')
 RESOURCE_STATES = ('started', 'stopped', 'disabled', 'ignored', 'absent')
 
 
+def sorted_nodes(text):
+    """A node list (pve1:2,pve2) in node order: PVE 8 prints a group's nodes in Perl hash order."""
+    entries = [e.strip() for e in str(text or '').split(',') if e.strip()]
+    return ','.join(sorted(entries, key=lambda e: e.split(':')[0]))
+
+
 def sid_of(guest):
     return '%s:%s' % ('vm' if guest.kind == 'qemu' else 'ct', guest.vmid)
 
 
 class HA(GuestTargetModule):
+
+    def __init__(self, module):
+        super(HA, self).__init__(module)
+        self._release = None
 
     def execute(self):
         p = self.params
@@ -166,6 +195,25 @@ class HA(GuestTargetModule):
         else:
             self.manage_resource()
         self.result['diff'] = self.diff
+
+    @property
+    def release(self):
+        """The cluster's PVE release ('9.2', '8.4'), read once from /version."""
+        if self._release is None:
+            self._release = str((self.client.get('/version') or {}).get('release') or '')
+        return self._release
+
+    @property
+    def groups_era(self):
+        """PVE before 9 has HA groups (groups.cfg) where 9 has node affinity rules."""
+        major = re.match(r'^(\d+)', self.release)
+        return bool(major) and int(major.group(1)) < 9
+
+    def ha_resources(self):
+        """The HA resources by SID: one GET /cluster/ha/resources (cached for the run)."""
+        if getattr(self, '_ha_resources', None) is None:
+            self._ha_resources = dict((e['sid'], e) for e in self.client.get('/cluster/ha/resources') or [])
+        return self._ha_resources
 
     # -- HA resources --------------------------------------------------------------------------
 
@@ -178,10 +226,14 @@ class HA(GuestTargetModule):
         for key in ('resources', 'nodes', 'affinity'):
             if p[key] is not None:
                 raise InputError(key, '%s belongs to a rule: set rule, not vmid or name' % key)
+        if p['failback'] is not None and self.groups_era:
+            raise InputError('failback', "a resource's failback came with PVE 9; this cluster runs %s, where it is "
+                                         "the HA group's nofailback: set failback on the node affinity rule (rule, "
+                                         "resources, nodes) of this guest instead" % self.release)
         guest = self.target()
         sid = sid_of(guest)
         self.result['sid'] = sid
-        current = dict((e['sid'], e) for e in self.client.get('/cluster/ha/resources') or []).get(sid)
+        current = self.ha_resources().get(sid)
         before = self.resource_view(current)
         if state == 'absent':
             self.record_diff('resource', before, None)
@@ -211,13 +263,17 @@ class HA(GuestTargetModule):
         self.record_diff('resource', before, after)
         self.result['resource'] = after
 
-    @staticmethod
-    def resource_view(entry):
+    def resource_view(self, entry):
         if entry is None:
             return None
         view = dict(sid=entry['sid'], state=entry.get('state', 'started'),
-                    max_restart=int(entry.get('max_restart', 1)), max_relocate=int(entry.get('max_relocate', 1)),
-                    failback=bool(int(entry.get('failback', 1))))
+                    max_restart=int(entry.get('max_restart', 1)), max_relocate=int(entry.get('max_relocate', 1)))
+        if self.groups_era:
+            # the group (PVE 8) belongs to the node affinity rule that made it, so it is shown, never changed here
+            if entry.get('group'):
+                view['group'] = entry['group']
+        else:
+            view['failback'] = bool(int(entry.get('failback', 1)))
         if entry.get('comment'):
             view['comment'] = entry['comment']
         return view
@@ -234,7 +290,11 @@ class HA(GuestTargetModule):
         if not CONFIGID_RE.match(p['rule']):
             raise InputError('rule', "'%s' is not a rule ID PVE takes: a letter, then letters, digits, '-' or '_'"
                              % p['rule'])
-        self.check_version()
+        if self.groups_era:
+            return HAGroup(self).manage()
+        if p['failback'] is not None:
+            raise InputError('failback', "on PVE 9 failback is each HA resource's own setting: set it with vmid or "
+                                         "name, not on the rule (only PVE 8 keeps it on the group)")
         current = dict((e['rule'], e) for e in self.client.get('/cluster/ha/rules') or []).get(p['rule'])
         before = self.rule_view(current)
         if state == 'absent':
@@ -262,13 +322,6 @@ class HA(GuestTargetModule):
         self.record_diff('rule', before, after)
         self.result['rule'] = after
 
-    def check_version(self):
-        release = str((self.client.get('/version') or {}).get('release') or '')
-        major = re.match(r'^(\d+)', release)
-        if major and int(major.group(1)) < 9:
-            raise InputError('rule', 'HA rules need Proxmox VE 9; this cluster runs %s, which has HA groups instead: '
-                                     'manage the group in the PVE UI or upgrade' % release)
-
     def desired_rule(self):
         p = self.params
         if (p['nodes'] is None) == (p['affinity'] is None):
@@ -289,7 +342,7 @@ class HA(GuestTargetModule):
 
     def resolve_resources(self):
         """HA resource IDs of the rule's guests, sorted as PVE prints them; each must be an HA resource."""
-        managed = set(e['sid'] for e in self.client.get('/cluster/ha/resources') or [])
+        managed = set(self.ha_resources())
         sids = set()
         for item in self.params['resources']:
             text = str(item)
@@ -332,6 +385,110 @@ class HA(GuestTargetModule):
             view.update(nodes=entry.get('nodes'), strict=bool(int(entry.get('strict') or 0)))
         else:
             view['affinity'] = entry.get('affinity')
+        if entry.get('comment'):
+            view['comment'] = entry['comment']
+        return view
+
+
+class HAGroup(object):
+    """A node affinity rule on PVE 8: an HA group (nodes with priorities, restricted, nofailback) and the
+    `group` of each of its resources, so the same task works before and after the upgrade to PVE 9.
+
+    The group is named after the rule without a leading ``ha-group-``: PVE 9 migrates group G into rule
+    ha-group-G (pve-ha-manager Groups.pm migrate_groups_to_rules), so a task declaring that rule keeps managing
+    the same object across the upgrade.
+    """
+
+    PREFIX = 'ha-group-'
+
+    def __init__(self, ha):
+        self.ha = ha
+        self.client = ha.client
+        self.p = ha.params
+        rule = self.p['rule']
+        self.name = rule[len(self.PREFIX):] if rule.startswith(self.PREFIX) else rule
+
+    def manage(self):
+        p, ha = self.p, self.ha
+        self.check_input()
+        current = dict((e['group'], e) for e in self.client.get('/cluster/ha/groups') or []).get(self.name)
+        resources = ha.ha_resources()
+        members = sorted(sid for sid, e in resources.items() if e.get('group') == self.name)
+        before = self.view(current, members)
+        if (p['state'] or 'present') == 'absent':
+            ha.record_diff('rule', before, None)
+            for sid in members:
+                if ha.plan('unassign', sid=sid, group=self.name):
+                    self.client.put('/cluster/ha/resources/%s' % sid, delete='group')
+            if current is not None and ha.plan('remove', rule=p['rule'], group=self.name):
+                self.client.delete('/cluster/ha/groups/%s' % self.name)
+            return
+        want = self.desired()
+        wanted = ha.resolve_resources()
+        self.write_group(current, want)
+        for sid in wanted:
+            old = resources[sid].get('group')
+            if old != self.name and ha.plan('assign', sid=sid, group=self.name, **({'from': old} if old else {})):
+                self.client.put('/cluster/ha/resources/%s' % sid, group=self.name)
+        for sid in members:
+            if sid not in wanted and ha.plan('unassign', sid=sid, group=self.name):
+                self.client.put('/cluster/ha/resources/%s' % sid, delete='group')
+        after = self.view(dict(current or {}, **want), wanted)
+        ha.record_diff('rule', before, after)
+        ha.result['rule'] = after
+
+    def check_input(self):
+        """Everything PVE 8's groups cannot say is refused here, before any write."""
+        p = self.p
+        if not CONFIGID_RE.match(self.name):
+            raise InputError('rule', "'%s' names no HA group PVE takes (the group is the rule without a leading "
+                                     "'%s'): a letter, then letters, digits, '-' or '_'" % (self.name, self.PREFIX))
+        if (p['state'] or 'present') == 'absent':
+            return
+        if p['affinity'] is not None:
+            raise InputError('affinity', 'resource affinity rules came with PVE 9; this cluster runs %s, whose HA '
+                                         'groups only say which nodes a guest runs on: drop this rule or upgrade'
+                             % self.ha.release)
+        if p['nodes'] is None:
+            raise InputError('nodes', 'on PVE %s a rule is an HA group: set nodes (the nodes, with priorities)'
+                             % self.ha.release)
+        if not p['enabled']:
+            raise InputError('enabled', 'PVE %s cannot disable an HA group: remove the rule (state: absent) instead'
+                             % self.ha.release)
+        if not p['resources']:
+            raise InputError('resources', 'a rule needs the guests it applies to in resources')
+
+    def desired(self):
+        p = self.p
+        want = dict(nodes=self.ha.node_list(), restricted=1 if p['strict'] else 0)
+        if p['failback'] is not None:
+            want['nofailback'] = 0 if p['failback'] else 1
+        if p['comment'] is not None:
+            want['comment'] = p['comment']
+        return want
+
+    def write_group(self, current, want):
+        ha, rule = self.ha, self.p['rule']
+        if current is None:
+            if ha.plan('add', rule=rule, group=self.name, type='group'):
+                self.client.post('/cluster/ha/groups', group=self.name,
+                                 **dict((k, v) for k, v in want.items() if v != ''))
+            return
+        # restricted and nofailback read back only when set: PVE fills in no defaults for groups
+        have = dict(current, nodes=sorted_nodes(current.get('nodes')))
+        changes = dict((k, v) for k, v in want.items() if str(have.get(k, 0 if k != 'comment' else '')) != str(v))
+        if changes and ha.plan('update', rule=rule, group=self.name, changes=sorted(changes)):
+            params = dict((k, v) for k, v in changes.items() if v != '')
+            if changes.get('comment') == '':
+                params['delete'] = 'comment'
+            self.client.put('/cluster/ha/groups/%s' % self.name, digest=current.get('digest'), **params)
+
+    def view(self, entry, members):
+        if entry is None:
+            return None
+        view = dict(rule=self.p['rule'], group=self.name, type='node-affinity', resources=list(members),
+                    nodes=sorted_nodes(entry.get('nodes')), strict=bool(int(entry.get('restricted') or 0)), enabled=True,
+                    failback=not int(entry.get('nofailback') or 0))
         if entry.get('comment'):
             view['comment'] = entry['comment']
         return view

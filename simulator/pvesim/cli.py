@@ -123,12 +123,12 @@ class Running:
             stop.set()
 
 
-def start(state_dir, nodes=3, port=0, scenario=None, time_scale=0.0, guests=0, auth_delay=0.0):
+def start(state_dir, nodes=3, port=0, scenario=None, time_scale=0.0, guests=0, auth_delay=0.0, pve_version="9.2"):
     """Start pvesim in a background thread; write connection.json once listening."""
     os.makedirs(state_dir, exist_ok=True)
     state_dir = os.path.abspath(state_dir)
     ca_path, cert_path, key_path = ensure_certs(state_dir)
-    cluster = Cluster(nodes=nodes, time_scale=time_scale)
+    cluster = Cluster(nodes=nodes, time_scale=time_scale, pve_version=pve_version)
     if scenario:
         cluster.load_scenario(load_scenario_file(scenario) if isinstance(scenario, str) else scenario)
     if guests:
@@ -184,7 +184,8 @@ def _serve(args):
         os.dup2(log, 2)
         with open(os.path.join(state_dir, "pvesim.pid"), "w") as fh:
             fh.write(str(os.getpid()))
-    running = start(state_dir, args.nodes, args.port, args.scenario, args.time_scale, args.guests, args.auth_delay)
+    running = start(state_dir, args.nodes, args.port, args.scenario, args.time_scale, args.guests, args.auth_delay,
+                    args.pve_version)
     if not args.detach:
         _print_info(conn)
     done = threading.Event()
@@ -260,6 +261,8 @@ def main(argv=None):
     s.add_argument("--time-scale", type=float, default=0.0)
     s.add_argument("--guests", type=int, default=0)
     s.add_argument("--auth-delay", type=float, default=0.0, help="seconds to delay 401 answers (PVE: 3)")
+    s.add_argument("--pve-version", default="9.2", choices=["9.2", "8.4"],
+                   help="answer as this PVE release (8.4: HA groups instead of rules, see the README)")
     s.add_argument("--detach", action="store_true")
     t = sub.add_parser("stop", help="stop a detached simulator")
     t.add_argument("--state-dir", required=True)

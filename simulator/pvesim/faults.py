@@ -41,9 +41,7 @@ class Faults:
                 until = c.clock.now() + float(f["seconds"]) if f.get("seconds") is not None else None
                 c.timed_locks.append((vmid, g.config["lock"], until))
             elif kind == "node_offline":
-                node = c.get_node(f["node"])
-                node.status = "offline"
-                c.touch()
+                c.set_node_status(f["node"], "offline")
         return f["id"]
 
     def list(self):
@@ -57,7 +55,7 @@ class Faults:
         with c.lock:
             for f in items:
                 if f["kind"] == "node_offline" and f["node"] in c.nodes:
-                    c.nodes[f["node"]].status = "online"
+                    c.set_node_status(f["node"], "online")
             c.clear_timed_locks()
             c.touch()
 

@@ -117,7 +117,7 @@ def test_ha_resources(api):
     api.create_vm(100)
     assert api.ok("POST", "/cluster/ha/resources", data={"sid": "vm:100", "state": "started"}) is None
     r = api.post("/cluster/ha/resources", data={"sid": "100"})
-    assert r.status_code == 500 and r.reason == "resource ID 'vm:100' already defined"
+    assert r.status_code == 500 and r.reason == "create resource failed: resource ID 'vm:100' already defined"
     assert api.ok("GET", "/cluster/ha/resources/vm:100")["state"] == "started"
     assert api.ok("GET", "/nodes/pve1/qemu/100/status/current")["ha"]["managed"] == 1
     res = {x["id"]: x for x in api.ok("GET", "/cluster/resources", params={"type": "vm"})}

@@ -1,14 +1,14 @@
-"""/cluster and /version: resources, nextid, status, HA resources."""
+"""/cluster and /version: resources, nextid, status (HA is in ha.py)."""
 
 import json
 
-from ..model.errors import PVEError, param_error
+from ..model.errors import param_error
 from . import RawJSON, route
 
 
 @route("GET", "/version")
 def version(ctx):
-    return {"version": "9.2.2", "release": "9.2", "repoid": "c0ffee42", "console": "xtermjs"}
+    return dict(ctx.cluster.version_info(), console="xtermjs")
 
 
 def _node_entry(c, node, usage):
@@ -39,9 +39,7 @@ def resources(ctx):
         ha = c.ha
         for g in c.guests.values():
             if root or ctx.can("/vms/%s" % g.vmid, ["VM.Audit"]):
-                hastate = None
-                if ha:
-                    hastate = ha.get("%s:%s" % ("vm" if g.type == "qemu" else "ct", g.vmid), {}).get("state")
+                hastate = c.ha_state("%s:%s" % ("vm" if g.type == "qemu" else "ct", g.vmid)) if ha else None
                 parts.append(g.summary(now, nodestat.get(g.node, "unknown"), hastate))
     if typ in (None, "storage"):
         for node in c.nodes:
@@ -84,91 +82,3 @@ def status(ctx):
                     "ip": "127.0.0.%d" % node.index, "local": 1 if node.index == 1 else 0,
                     "online": 1 if node.status == "online" else 0, "level": ""})
     return out
-
-
-def _ha_sid(c, sid):
-    if ":" in sid:
-        return sid
-    g = c.guests.get(int(sid)) if sid.isdigit() else None
-    if g is None:
-        raise PVEError("unable to detect SID from VMID - VM/CT %s does not exist" % sid)
-    return "%s:%s" % ("vm" if g.type == "qemu" else "ct", sid)
-
-
-def _ha_digest(c):
-    import hashlib
-    return hashlib.sha1(json.dumps(c.ha, sort_keys=True).encode()).hexdigest()
-
-
-def _ha_view(c, sid):
-    # read_and_check_resources_config fills in the defaults of state, max_restart, max_relocate and failback
-    entry = dict(c.ha[sid], sid=sid, digest=_ha_digest(c))
-    entry.setdefault("state", "started")
-    for key, default in (("max_restart", 1), ("max_relocate", 1), ("failback", 1)):
-        entry.setdefault(key, default)
-    return entry
-
-
-@route("GET", "/cluster/ha/resources")
-def ha_list(ctx):
-    c = ctx.cluster
-    typ = ctx.params.get("type")
-    return [_ha_view(c, k) for k, v in sorted(c.ha.items()) if typ is None or v["type"] == typ]
-
-
-@route("POST", "/cluster/ha/resources")
-def ha_create(ctx):
-    c = ctx.cluster
-    p = ctx.params
-    if p.get("group"):
-        raise param_error({"group": "invalid parameter 'group': ha groups have been migrated to rules"})
-    sid = _ha_sid(c, p["sid"])
-    if sid in c.ha:
-        raise PVEError("resource ID '%s' already defined" % sid)
-    vmid = int(sid.split(":")[1])
-    if vmid not in c.guests:
-        raise PVEError("unable to detect SID from VMID - VM/CT %s does not exist" % vmid)
-    # 'enabled' is an alias of 'started' (PVE::HA::Config::read_and_check_resources_config)
-    entry = {"type": sid.split(":")[0], "state": {"enabled": "started"}.get(p.get("state"), p.get("state", "started"))}
-    for k in ("max_restart", "max_relocate", "comment", "failback"):
-        if k in p:
-            entry[k] = p[k]
-    c.ha[sid] = entry
-    c.guests[vmid].changed()
-    c.ha_apply(sid)
-    return None
-
-
-@route("GET", "/cluster/ha/resources/{sid}")
-def ha_get(ctx):
-    c = ctx.cluster
-    sid = _ha_sid(c, ctx.params["sid"])
-    if sid not in c.ha:
-        raise PVEError("no such resource '%s'" % sid)
-    return _ha_view(c, sid)
-
-
-@route("PUT", "/cluster/ha/resources/{sid}")
-def ha_update(ctx):
-    c = ctx.cluster
-    sid = _ha_sid(c, ctx.params["sid"])
-    if sid not in c.ha:
-        raise PVEError("no such resource '%s'" % sid)
-    if ctx.params.get("digest") and ctx.params["digest"] != _ha_digest(c):
-        raise PVEError("detected modified configuration - file changed by other user? Try again.")
-    for k in ("state", "max_restart", "max_relocate", "comment", "failback"):
-        if k in ctx.params:
-            c.ha[sid][k] = "started" if k == "state" and ctx.params[k] == "enabled" else ctx.params[k]
-    for k in (ctx.params.get("delete") or "").split(","):
-        c.ha[sid].pop(k, None)
-    c.ha_apply(sid)
-    return None
-
-
-@route("DELETE", "/cluster/ha/resources/{sid}")
-def ha_delete(ctx):
-    c = ctx.cluster
-    sid = _ha_sid(c, ctx.params["sid"])
-    if c.ha.pop(sid, None) is None:
-        raise PVEError("no such resource '%s'" % sid)
-    return None

@@ -194,32 +194,6 @@ def cluster_log(ctx):
     return out[:limit]
 
 
-@route("GET", "/cluster/ha/status/current")
-def ha_status(ctx):
-    c = ctx.cluster
-    now = int(c.clock.now())
-    first = next(iter(c.nodes))
-    out = [{"id": "quorum", "type": "quorum", "node": first, "status": "OK", "quorate": 1}]
-    if not c.ha:
-        return out
-    out.append({"id": "master", "type": "master", "node": first, "status": "%s (active, %s)" % (first, now),
-                "timestamp": now})
-    busy = {c.guests[int(s.split(":")[1])].node for s in c.ha if int(s.split(":")[1]) in c.guests}
-    for n in c.nodes.values():
-        mode = "active" if n.name in busy else "idle"
-        out.append({"id": "lrm:%s" % n.name, "type": "lrm", "node": n.name, "status": "%s (%s, %s)" % (n.name, mode, now),
-                    "timestamp": now})
-    for sid, res in sorted(c.ha.items()):
-        g = c.guests.get(int(sid.split(":")[1]))
-        if g is None:
-            continue
-        state = res.get("state", "started")
-        out.append({"id": "service:%s" % sid, "type": "service", "sid": sid, "node": g.node, "state": state,
-                    "crm_state": state, "request_state": state, "status": "%s (%s, %s)" % (sid, g.node, state),
-                    "max_restart": res.get("max_restart", 1), "max_relocate": res.get("max_relocate", 1)})
-    return out
-
-
 # --- access ------------------------------------------------------------------------------------------------------
 
 @route("GET", "/access/domains/{realm}")

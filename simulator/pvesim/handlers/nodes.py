@@ -31,7 +31,7 @@ def node_status(ctx):
             "memory": {"total": mem, "used": mem // 8, "free": mem - mem // 8, "available": mem - mem // 8},
             "swap": {"total": 0, "used": 0, "free": 0},
             "rootfs": {"total": 100 * 1024 ** 3, "used": 10 * 1024 ** 3, "free": 90 * 1024 ** 3, "avail": 90 * 1024 ** 3},
-            "ksm": {"shared": 0}, "loadavg": ["0.10", "0.05", "0.01"], "pveversion": "pve-manager/9.2.2/c0ffee42",
+            "ksm": {"shared": 0}, "loadavg": ["0.10", "0.05", "0.01"], "pveversion": "pve-manager/%(version)s/%(repoid)s" % c.version_info(),
             "kversion": "Linux 6.14.11-2-pve #1 SMP PREEMPT_DYNAMIC PMX 6.14.11-2 (2026-09-01T00:00Z)",
             "current-kernel": {"sysname": "Linux", "release": "6.14.11-2-pve", "machine": "x86_64",
                                "version": "#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-2 (2026-09-01T00:00Z)"},

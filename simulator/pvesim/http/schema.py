@@ -38,8 +38,16 @@ SECTION_PARAMS = {
         digest={"type": "string", "maxLength": 64, "optional": 1}),
 }
 
+# pvesim serve --pve-version 8.4: what PVE 8.4's API (its pve-docs apidata) lacks against the bundled 9.x schema in
+# the area the 8.4 mode is for, HA: rules came with 9.0 (groups were migrated to them), and so did a resource's
+# failback (8.4 has it on the group, as nofailback) and auto-rebalance. Everything else stays 9.x (README).
+PVE8_ABSENT_PATHS = ("/cluster/ha/rules", "/cluster/ha/rules/{rule}", "/cluster/ha/status/arm-ha",
+                     "/cluster/ha/status/disarm-ha")
+PVE8_ABSENT_PARAMS = {("/cluster/ha/resources", "POST"): ("failback", "auto-rebalance"),
+                      ("/cluster/ha/resources/{sid}", "PUT"): ("failback", "auto-rebalance")}
+
 _lock = threading.Lock()
-_schema = None
+_schemas = {}
 
 
 class Method:
@@ -151,13 +159,26 @@ class Schema:
         return out
 
 
-def load():
-    global _schema
+def load(major="9"):
+    """The schema pvesim routes by: the bundled PVE 9.x one, or for major '8' that one less PVE8_ABSENT_*."""
     with _lock:
-        if _schema is None:
+        if major not in _schemas:
             raw = importlib.resources.files("fakepve").joinpath("data/pve-api.json.gz").read_bytes()
-            _schema = Schema(json.loads(gzip.decompress(raw))["paths"])
-        return _schema
+            paths = json.loads(gzip.decompress(raw))["paths"]
+            if major == "8":
+                paths = _pve8(paths)
+            _schemas[major] = Schema(paths)
+        return _schemas[major]
+
+
+def _pve8(paths):
+    paths = dict((p, m) for p, m in paths.items() if p not in PVE8_ABSENT_PATHS)
+    for (path, method), names in PVE8_ABSENT_PARAMS.items():
+        info = paths[path][method]
+        params = dict(info.get("parameters") or {})
+        params["properties"] = dict((k, v) for k, v in params.get("properties", {}).items() if k not in names)
+        paths[path] = dict(paths[path], **{method: dict(info, parameters=params)})
+    return paths
 
 
 MISSING = "property is missing and it is not optional"

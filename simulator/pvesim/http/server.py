@@ -151,7 +151,6 @@ def parse_multipart(ctype, body):
 class App:
     def __init__(self, cluster, state_dir=None, auth_delay=0.0):
         self.cluster = cluster
-        self.schema = schema_mod.load()
         self.faults = Faults(cluster)
         cluster.tasks.fail_hooks = [self.faults.task_hook]
         cluster.storage_full_hook = self.faults.storage_full
@@ -160,6 +159,11 @@ class App:
         self.perms = PermChecker(cluster)
         self.auth_delay = auth_delay
         self.connection = {}
+
+    @property
+    def schema(self):
+        """The routing schema of the PVE version the cluster answers as (a scenario may change it)."""
+        return schema_mod.load(self.cluster.pve_major)
 
     def rewire(self):
         """Re-attach fault hooks after the model was reset."""

@@ -53,8 +53,9 @@ class Storage:
 
 
 class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
-    def __init__(self, nodes=3, time_scale=0.0, with_shared=True, seed=None):
+    def __init__(self, nodes=3, time_scale=0.0, with_shared=True, seed=None, pve_version="9.2"):
         self.lock = threading.RLock()
+        self.initial_major = HaOps.release_major(pve_version)
         self.clock = Clock(time_scale)
         self.rng = random.Random(seed)
         self.nodes_count = nodes
@@ -75,8 +76,7 @@ class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
         self._used = {}  # (scope, storage) -> bytes used
         self.guests = {}
         self.pools = {}
-        self.ha = {}
-        self.ha_rules = {}
+        self.ha_reset()
         self.timed_locks = []
         self.dhcp_range = "192.168.100.100-192.168.100.250"
         self.clustername = "pvesim"
@@ -114,7 +114,8 @@ class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
                 "storages": [vars(s) for s in self.storages.values()],
                 "volumes": [[k[0], k[1], v] for k, v in self.volumes.items()],
                 "guests": [g.to_dict() for g in self.guests.values()],
-                "pools": self.pools, "ha": self.ha, "ha_rules": self.ha_rules, "access": self.access.to_dict(),
+                "pools": self.pools, "ha": self.ha, "ha_rules": self.ha_rules, "ha_groups": self.ha_groups,
+                "pve_major": self.pve_major, "access": self.access.to_dict(),
                 "tasks": self.tasks.to_list(), "clock_offset": self.clock.offset, "dhcp_range": self.dhcp_range,
                 "root_token_secret": self.root_token_secret, "next_mac": self.next_mac,
             }
@@ -143,6 +144,8 @@ class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
             self.pools = d["pools"]
             self.ha = d["ha"]
             self.ha_rules = d.get("ha_rules", {})
+            self.ha_groups = d.get("ha_groups", {})
+            self.pve_major = d.get("pve_major", self.pve_major)
             self.access.load(d["access"])
             self.tasks.load_list(d["tasks"])
             self.clock.offset = d.get("clock_offset", 0.0)
@@ -154,6 +157,7 @@ class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
     # --- housekeeping -----------------------------------------------------
     def tick(self):
         self.tasks.tick()
+        self.ha_tick()
         if self.timed_locks:
             now = self.clock.now()
             keep = []
@@ -194,6 +198,14 @@ class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
                 usage[g.node][1] += 0.01 * g.cpus()
         return dict((n, (min(mem, self.nodes[n].maxmem), min(1.0, round(cpu / (self.nodes[n].maxcpu or 1), 4))))
                     for n, (mem, cpu) in usage.items())
+
+    def set_node_status(self, name, status):
+        """A node going offline or coming back: HA fences and recovers its services (model/ha.py)."""
+        node = self.get_node(name)
+        if node.status != status:
+            node.status = status
+            self.ha_node_changed(name, status)
+            self.touch()
 
     def check_node_online(self, name):
         node = self.get_node(name)
@@ -414,8 +426,11 @@ class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
                                     fmt=cd.get("format", volid.rsplit(".", 1)[-1] if "." in volid else "raw"))
             if sc.get("dhcp_range"):
                 self.dhcp_range = sc["dhcp_range"]
+            if sc.get("version"):
+                self.pve_major = self.release_major(sc["version"])
             for gd in sc.get("guests", []):
                 self.scenario_guest(gd)
+            self.scenario_ha(sc)
             self.touch()
 
     def dump(self):

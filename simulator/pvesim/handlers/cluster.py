@@ -11,11 +11,12 @@ def version(ctx):
     return dict(ctx.cluster.version_info(), console="xtermjs")
 
 
-def _node_entry(c, node):
+def _node_entry(c, node, usage):
     online = node.status == "online"
+    mem, cpu = usage[node.name]
     return {"id": "node/%s" % node.name, "type": "node", "node": node.name, "status": node.status,
-            "maxcpu": node.maxcpu, "cpu": 0.02 if online else 0, "maxmem": node.maxmem,
-            "mem": node.maxmem // 8 if online else 0, "maxdisk": 100 * 1024 ** 3, "disk": 10 * 1024 ** 3,
+            "maxcpu": node.maxcpu, "cpu": cpu if online else 0, "maxmem": node.maxmem,
+            "mem": mem if online else 0, "maxdisk": 100 * 1024 ** 3, "disk": 10 * 1024 ** 3,
             "uptime": int(c.clock.now() - node.boot) if online else 0, "level": "", "cgroup-mode": 2,
             "host-arch": "x86_64"}
 
@@ -29,9 +30,10 @@ def resources(ctx):
     authid = ctx.authid
     root = ctx.app.perms.cluster.access.is_root(authid)
     if typ in (None, "node"):
+        usage = c.node_usage()
         for node in c.nodes.values():
             if root or ctx.can("/nodes/" + node.name, ["Sys.Audit"]):
-                parts.append(json.dumps(_node_entry(c, node)))
+                parts.append(json.dumps(_node_entry(c, node, usage)))
     if typ in (None, "vm"):
         nodestat = {n: node.status for n, node in c.nodes.items()}
         ha = c.ha

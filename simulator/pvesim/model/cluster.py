@@ -187,6 +187,18 @@ class Cluster(BackupOps, HaOps, LxcOps, GuestOps):
                            % (name, name))
         return node
 
+    def node_usage(self):
+        """{node: (mem, cpu)} as /cluster/resources reports them: the host's own share (an eighth of its memory,
+        2% CPU) plus what its running guests use (the figures of their own entries), so that moving a guest
+        moves its load as it does on PVE."""
+        usage = dict((n, [node.maxmem // 8, 0.02 * node.maxcpu]) for n, node in self.nodes.items())
+        for g in self.guests.values():
+            if g.status == "running" and g.node in usage:
+                usage[g.node][0] += g.maxmem() // 4
+                usage[g.node][1] += 0.01 * g.cpus()
+        return dict((n, (min(mem, self.nodes[n].maxmem), min(1.0, round(cpu / (self.nodes[n].maxcpu or 1), 4))))
+                    for n, (mem, cpu) in usage.items())
+
     def set_node_status(self, name, status):
         """A node going offline or coming back: HA fences and recovers its services (model/ha.py)."""
         node = self.get_node(name)

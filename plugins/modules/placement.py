@@ -339,8 +339,14 @@ def check_groups(groups, defaults):
         kind = group.get('kind', 'vm')
         if kind not in KINDS:
             raise PlanError("%s: kind '%s' is unknown: use vm or container" % (where, kind))
-        if group.get('count') is not None and (not isinstance(group['count'], int) or group['count'] < 0):
-            raise PlanError('%s: count must be a whole number of 0 or more, not %r' % (where, group['count']))
+        if group.get('count') is not None:
+            # a templated count arrives as a string where Jinja is not native (ansible-core 2.16, AWX surveys)
+            count = group['count']
+            if isinstance(count, str) and count.strip().isdigit():
+                count = int(count)
+            if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+                raise PlanError('%s: count must be a whole number of 0 or more, not %r' % (where, group['count']))
+            group['count'] = count
         if group.get('image') and group.get('clone'):
             raise PlanError('%s: set image or clone, not both' % where)
         secrets = sorted(SECRET_KEYS & set(group))

@@ -164,6 +164,8 @@ def test_container_image_is_the_newest_container_version(pvesim):
     ([{'name': 'a', 'kind': 'pod'}], "kind 'pod' is unknown: use vm or container"),
     ([{'name': 'a', 'kind': 'container', 'disks': {}}], "unknown key 'disks' for kind container"),
     ([{'name': 'a', 'count': -1}], 'count must be a whole number'),
+    ([{'name': 'a', 'count': 'two'}], "count must be a whole number of 0 or more, not 'two'"),
+    ([{'name': 'a', 'count': True}], 'count must be a whole number'),
     ([{'name': 'a', 'image': 'x', 'clone': 'y'}], 'set image or clone, not both'),
     ([{'name': 'a', 'cipassword': 'x'}], 'cipassword is a secret'),
     ([{'name': 'a', 'cpus': 2}], "unknown key 'cpus' for kind vm: a group has agent, anti_affinity, "),
@@ -172,6 +174,11 @@ def test_container_image_is_the_newest_container_version(pvesim):
 def test_bad_groups_fail_before_any_call(groups, message):
     with pytest.raises(PlanError, match=message.replace('[', r'\[').replace(']', r'\]')):
         check_groups(groups, {})
+
+
+def test_a_templated_count_string_is_a_count():
+    # ansible-core 2.16 renders "{{ n | int }}" inside a structure as '2'
+    assert check_groups([{'name': 'web', 'count': '2'}], {})[0]['count'] == 2
 
 
 def test_nodes_without_memory_figures_are_placed_by_committed_memory(pvesim):

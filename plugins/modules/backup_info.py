@@ -19,13 +19,7 @@ author:
 extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
-attributes:
-  check_mode:
-    description: Reads only, so check mode changes nothing.
-    support: full
-  diff_mode:
-    description: Has no diff.
-    support: none
+  - pve.cloud.attributes
 options:
   vmid:
     description: Only the backups of this VMID.

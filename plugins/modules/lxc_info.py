@@ -15,17 +15,11 @@ description:
     node, pool, tags, status, templates) are applied to that one answer.
   - On request it adds each container's config (a call per container) and the global addresses of each running
     one from its C(/interfaces) (a call per running container).
-attributes:
-  check_mode:
-    description: Reads only, so check mode changes nothing.
-    support: full
-  diff_mode:
-    description: Has no diff.
-    support: none
 extends_documentation_fragment:
   - pve.cloud.guest.info
   - pve.cloud.api
   - pve.cloud.api.actiongroups
+  - pve.cloud.attributes
 author:
   - pve.cloud developers (@pve-cloud)
 options:

@@ -21,13 +21,7 @@ extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
   - pve.cloud.guest.info
-attributes:
-  check_mode:
-    description: The module only reads.
-    support: full
-  diff_mode:
-    description: Nothing to compare.
-    support: none
+  - pve.cloud.attributes
 options:
   status:
     description: Only the VMs with this power state.

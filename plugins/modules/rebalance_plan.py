@@ -35,13 +35,7 @@ author:
 extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
-attributes:
-  check_mode:
-    description: The module only reads; the plan is the same in check mode.
-    support: full
-  diff_mode:
-    description: Nothing is changed, so there is no diff.
-    support: none
+  - pve.cloud.attributes
 options:
   metric:
     description: What to balance - V(memory) or V(cpu).

@@ -20,13 +20,7 @@ author:
 extends_documentation_fragment:
   - pve.cloud.api
   - pve.cloud.api.actiongroups
-attributes:
-  check_mode:
-    description: The module only reads.
-    support: full
-  diff_mode:
-    description: Nothing to compare.
-    support: none
+  - pve.cloud.attributes
 options:
   node:
     description: Only this node. Without O(node) and O(nodes), every online node.

@@ -365,7 +365,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible.utils.display import Display
 
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEClient, PVEError
-from ansible_collections.pve.cloud.plugins.module_utils.guest import interface_addresses, pick_address
+from ansible_collections.pve.cloud.plugins.module_utils.addresses import interface_addresses, pick_address
 from ansible_collections.pve.cloud.plugins.module_utils.propstring import split_tags
 
 try:

@@ -13,10 +13,10 @@ schema, and fills in the hooks (what it wants, how it is created, how addresses 
 
 from __future__ import annotations
 
-import ipaddress
 import random
 
 from ansible_collections.pve.cloud.plugins.module_utils import propstring as ps
+from ansible_collections.pve.cloud.plugins.module_utils.addresses import addresses
 from ansible_collections.pve.cloud.plugins.module_utils import validate, volumes
 from ansible_collections.pve.cloud.plugins.module_utils.api import Backoff, PVEError, api_argument_spec
 from ansible_collections.pve.cloud.plugins.module_utils.base import (MAYBE_APPLIED_ATTEMPTS, InputError, PVEModule,
@@ -88,56 +88,6 @@ def redact(config):
             continue
         out[key] = MASKED if key in SECRET_KEYS and value else value
     return out
-
-
-def usable_address(text):
-    """The ip_address in text ('10.0.0.5', '10.0.0.5/24', 'fe80::1%eth0') if it can reach the guest, else None."""
-    try:
-        address = ipaddress.ip_address(str(text).partition('/')[0].partition('%')[0].strip())
-    except ValueError:
-        return None
-    if address.is_loopback or address.is_link_local or address.is_unspecified or address.is_multicast:
-        return None
-    return address
-
-
-def interface_addresses(interfaces):
-    """Every address of the QEMU agent's network-get-interfaces or LXC's /interfaces answer, in order.
-
-    Reads both the agent's form (ip-address-type ipv4/ipv6) and the container form (ip-address-type
-    inet/inet6, plus plain inet/inet6 'a.b.c.d/nn' fields).
-    """
-    found = []
-    for iface in interfaces or []:
-        if not isinstance(iface, dict):
-            continue
-        for entry in iface.get('ip-addresses') or []:
-            if isinstance(entry, dict) and entry.get('ip-address'):
-                found.append(entry['ip-address'])
-        for key in ('inet', 'inet6'):
-            if iface.get(key):
-                found.append(iface[key])
-    return found
-
-
-def pick_address(candidates):
-    """The first usable address of the candidates, IPv4 before IPv6, as a string; None when there is none."""
-    usable = [a for a in (usable_address(c) for c in candidates) if a is not None]
-    for version in (4, 6):
-        for address in usable:
-            if address.version == version:
-                return str(address)
-    return None
-
-
-def addresses(interfaces):
-    """The usable (global) addresses of an agent or /interfaces answer, without duplicates, in order."""
-    found = []
-    for candidate in interface_addresses(interfaces):
-        address = usable_address(candidate)
-        if address is not None and str(address) not in found:
-            found.append(str(address))
-    return found
 
 
 # What each state does, in order: read a row left to right. Every step is the method step_<name>

@@ -123,7 +123,7 @@ containers:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.pve.cloud.plugins.module_utils.guest import addresses
+from ansible_collections.pve.cloud.plugins.module_utils.addresses import addresses
 from ansible_collections.pve.cloud.plugins.module_utils.guest_info import PVEGuestInfo, info_argument_spec
 
 

@@ -12,7 +12,7 @@ from ansible.errors import AnsibleParserError
 
 import yaml
 
-from ansible_collections.pve.cloud.plugins.module_utils.guest import interface_addresses, pick_address
+from ansible_collections.pve.cloud.plugins.module_utils.addresses import interface_addresses, pick_address
 from ansible_collections.pve.cloud.plugins.module_utils.propstring import split_tags
 from ansible_collections.pve.cloud.plugins.inventory.proxmox import (
     DOCUMENTATION,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.pve.cloud.plugins.module_utils import qemu as qm
-from ansible_collections.pve.cloud.plugins.module_utils.guest import (
-    InputError, addresses, config_call_params)
+from ansible_collections.pve.cloud.plugins.module_utils.addresses import addresses
+from ansible_collections.pve.cloud.plugins.module_utils.guest import InputError, config_call_params
 from ansible_collections.pve.cloud.plugins.module_utils.api import PVEError
 
 GiB = 1024 ** 3

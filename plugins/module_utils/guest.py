@@ -546,6 +546,11 @@ class PVEGuestModule(PVEModule):
         self.plan('create')
         if self.check_mode:
             return self.planned_only(p['node'], params)
+        if p['pool']:
+            # PVE checks tags at creation on /vms/VMID alone (GuestHelpers::assert_tag_permissions), before the
+            # guest joins the pool, so a token granted on the pool only is refused; the config write right after
+            # the create sets them, when the pool's ACL covers the guest.
+            params.pop('tags', None)
         path = '/nodes/%s/%s' % (p['node'], self.kind)
         return self.create_guest(p['node'], p[self.name_key], lambda vmid: self.client.post(path, vmid=vmid, **params),
                                  'create', self.timeouts['create'], vmid=p['vmid'])

@@ -59,6 +59,26 @@ def test_create_needs_exactly_its_privileges(pvesim, api, kind, params, acls):
             assert r.status_code == 403 and drop[1] in r.reason, (drop, r.status_code, r.reason)
 
 
+@pytest.mark.parametrize("kind,params,acls", [("qemu", QEMU, QEMU_ACLS), ("lxc", LXC, LXC_ACLS)])
+def test_tags_at_create_need_the_guest_path_not_the_pool(pvesim, api, kind, params, acls):
+    # GuestHelpers::assert_tag_permissions checks /vms/VMID without the pool: the new guest is in no pool yet
+    secret = grant(api, acls)
+    tapi = Api(pvesim, headers={"Authorization": "PVEAPIToken=gp@pve!tk=" + secret})
+    vmid = params["vmid"]
+    tagged = dict(params, tags="web;prod", start=0)
+    r = tapi.post("/nodes/pve1/%s" % kind, data=tagged)
+    assert r.status_code == 403 and r.reason == "Permission check failed (/vms/%s, VM.Config.Options)" % vmid, r.reason
+    # without tags the pool's ACL suffices, and once the guest is in the pool a config write sets them
+    api.task(tapi.ok("POST", "/nodes/pve1/%s" % kind, data=dict(params, start=0)))
+    tapi.ok("PUT", "/nodes/pve1/%s/%s/config" % (kind, vmid), data={"tags": "web;prod"})
+    assert sorted(api.ok("GET", "/nodes/pve1/%s/%s/config" % (kind, vmid))["tags"].split(";")) == ["prod", "web"]
+    api.run("DELETE", "/nodes/pve1/%s/%s" % (kind, vmid))
+    # an ACL on the guest's own path lets the create carry its tags
+    api.ok("POST", "/access/roles", data={"roleid": "opts", "privs": "VM.Config.Options"})
+    api.ok("PUT", "/access/acl", data={"path": "/vms/%s" % vmid, "roles": "opts", "users": "gp@pve"})
+    api.task(tapi.ok("POST", "/nodes/pve1/%s" % kind, data=tagged))
+
+
 def test_bridge_check_names_the_vlan_and_trunks(pvesim, api):
     secret = grant(api, {"/pool/p": ["VM.Allocate", "VM.Config.Network"], "/sdn/zones/localnetwork/vmbr0/20": ["SDN.Use"]})
     tapi = Api(pvesim, headers={"Authorization": "PVEAPIToken=gp@pve!tk=" + secret})

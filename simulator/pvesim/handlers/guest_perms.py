@@ -47,6 +47,13 @@ def check_vm_perm(ctx, vmid, pool, privs, any_=False):
     ctx.check("/vms/%s" % vmid, privs, any_)
 
 
+def assert_tag_permissions(ctx, vmid):
+    """PVE::GuestHelpers::assert_tag_permissions: VM.Config.Options on /vms/<vmid> with no pool, so at creation (the
+    guest is in no pool yet) a pool's ACL does not count. The tag lists of datacenter.cfg user-tag-access are not
+    modelled: its default, user-allow 'free', allows every tag."""
+    check_vm_perm(ctx, vmid, None, ["VM.Config.Options"])
+
+
 def check_vnet_access(ctx, net):
     """SDN.Use on the bridge, or on its VLAN when a tag is set, and on every trunk VLAN. Without SDN zones every
     bridge is a vnet of the zone 'localnetwork'."""
@@ -198,6 +205,8 @@ def qemu_create(ctx):
         need = qemu_option_privileges(k)
         if need:
             check_vm_perm(ctx, vmid, pool, need[0], need[1])
+        elif k == "tags":
+            assert_tag_permissions(ctx, vmid)
     for k, v in conf.items():  # $check_vm_create_serial_perm
         if re.match(r"^serial\d+$", k):
             if v != "socket":
@@ -234,8 +243,10 @@ def lxc_option_check(ctx, vmid, pool, key, value, delete=False):
         check_vm_perm(ctx, vmid, pool, ["VM.Config.Network"])
     elif key == "hookscript":
         raise perm_denied("changing the hookscript is only allowed for root@pam")
-    elif key in ("features", "tags"):
-        return  # features: model.lxc.modify_perm_checks; tags: assert_tag_permissions (not modelled)
+    elif key == "tags":
+        assert_tag_permissions(ctx, vmid)
+    elif key == "features":
+        return  # model.lxc.modify_perm_checks
     else:
         check_vm_perm(ctx, vmid, pool, ["VM.Config.Options"])
 

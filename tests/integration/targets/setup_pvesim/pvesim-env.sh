@@ -2,7 +2,8 @@
 # Sourced by the runme.sh of integration targets: starts a private pvesim for the target, exports
 # the PROXMOX_* variables the modules read, and stops the simulator when the target ends.
 #   source ../setup_pvesim/pvesim-env.sh [--nodes N] [--scenario FILE] [other pvesim serve options]
-PVESIM_STATE=${OUTPUT_DIR:?}/pvesim-$$
+# BASHPID: each subshell that sources this (runme.sh halves running side by side) gets its own pvesim
+PVESIM_STATE=${OUTPUT_DIR:?}/pvesim-${BASHPID:-$$}
 mkdir -p "$PVESIM_STATE"
 pvesim serve --port 0 --state-dir "$PVESIM_STATE" --time-scale "${PVESIM_TIME_SCALE:-0}" --detach "$@" \
   > "$PVESIM_STATE/serve.log" 2>&1

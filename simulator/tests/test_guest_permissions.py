@@ -113,3 +113,20 @@ def test_vzdump_needs_backup_and_space(pvesim, api):
     assert r.status_code == 403 and r.reason == "Permission check failed (/vms/100, VM.Backup)"
     api.ok("PUT", "/access/roles/r1", data={"privs": "VM.Backup"})
     assert api.task(tapi.post("/nodes/pve1/vzdump", data={"vmid": 100, "storage": "local"}).json()["data"])
+
+
+def test_content_lists_a_disk_to_who_may_use_it(pvesim, api):
+    # Content.pm index runs check_volume_access on every volume: a guest's disk needs Datastore.Audit on the
+    # storage and VM.Config.Disk on the guest (VM.Audit is not enough)
+    api.create_vm(100)
+    secret = grant(api, {"/vms/100": ["VM.Audit"], "/storage/local-lvm": ["Datastore.Audit"]})
+    tapi = Api(pvesim, headers={"Authorization": "PVEAPIToken=gp@pve!tk=" + secret})
+
+    def listed():
+        return [v["volid"] for v in tapi.ok("GET", "/nodes/pve1/storage/local-lvm/content")]
+
+    assert listed() == []
+    api.ok("PUT", "/access/roles/r1", data={"privs": "VM.Config.Disk"})
+    assert listed() == ["local-lvm:vm-100-disk-0"]
+    api.ok("PUT", "/access/roles/r0", data={"privs": "Datastore.AllocateSpace"})
+    assert tapi.get("/nodes/pve1/storage/local-lvm/content").ok and listed() == []

@@ -95,7 +95,7 @@ def check_volume_access(ctx, vmid, volid, expect=None):
     elif vtype == "backup":
         b = BACKUP_OWNER_RE.match(m.group("file"))
         owner = int(b.group(1)) if b else None
-    if vtype in ("iso", "vztmpl"):
+    if vtype in ("iso", "vztmpl", "import"):
         ctx.check("/storage/" + sid, ["Datastore.AllocateSpace", "Datastore.Audit"], True)
     elif owner is not None and vmid is not None and owner == int(vmid):
         return  # the guest's own volume

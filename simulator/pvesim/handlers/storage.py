@@ -79,14 +79,12 @@ def content_list(ctx):
             continue
         if ctx.params.get("vmid") is not None and v.get("vmid") != ctx.params["vmid"]:
             continue
-        if v["content"] == "backup" and v.get("vmid"):
-            # check_volume_access: a backup is listed to who may restore it (PVE says nothing of the others)
-            try:
-                guest_perms.check_volume_access(ctx, None, volid)
-            except PVEError:
-                continue
-        elif v.get("vmid") and not ctx.can("/vms/%s" % v["vmid"], ["VM.Audit"]) and \
-                not ctx.can("/storage/" + st.id, ["Datastore.Allocate"]):
+        # pve-storage Content.pm index: each volume only to who passes check_volume_access (a backup to who may
+        # restore it, a guest's disk to who has Datastore.Audit and VM.Config.Disk on its guest); PVE says nothing
+        # of the others
+        try:
+            guest_perms.check_volume_access(ctx, None, volid)
+        except PVEError:
             continue
         out.append(_vol_view(v))
     return out

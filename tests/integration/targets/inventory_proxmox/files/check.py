@@ -288,6 +288,35 @@ def cache_second_run_makes_no_call():
     assert len(Run('cached', dict(config, want_addresses=False)).ok().reads) == 8
 
 
+REFRESH = r"""
+import gc, sys, weakref
+from ansible.inventory.manager import InventoryManager
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+init_plugin_loader()
+manager = InventoryManager(loader=DataLoader(), sources=[sys.argv[1]])
+old = weakref.ref(manager.get_host('web1'))
+frozen = gc.get_freeze_count()
+manager.refresh_inventory()
+gc.collect()
+print(frozen, manager.get_host('web1') is not None, old() is None)
+"""
+
+
+@check
+def refresh_lets_the_old_inventory_go():
+    """The plugin freezes what the process holds after a parse (gc.freeze: later collections skip it); the next
+    parse must unfreeze it, or each refresh_inventory would keep the replaced hosts and groups for good."""
+    path = os.path.join(OUT, 'refresh.proxmox.yml')
+    with open(path, 'w') as fh:
+        json.dump(dict(plugin='pve.cloud.proxmox'), fh)
+    env = dict(os.environ, ANSIBLE_INVENTORY_ENABLED='pve.cloud.proxmox')
+    out = subprocess.run([sys.executable, '-c', REFRESH, path], env=env, capture_output=True, text=True, check=True)
+    frozen, refreshed, freed = out.stdout.split()
+    assert int(frozen) > 0 and refreshed == 'True', out.stdout
+    assert freed == 'True', 'the hosts of the replaced inventory are still alive after a refresh: %s' % out.stdout
+
+
 @check
 def password_url_and_old_names():
     """community.proxmox's option names: url, user, password (a template), with a password login."""
